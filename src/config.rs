@@ -1,0 +1,112 @@
+//! Command-line flags and their environment variables; the one place defaults are decided.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// toolboxd: the daemon inside every sandbox. Serves files, git, processes, terminals, language
+/// servers and previews over HTTP and websockets, wire-compatible with the Daytona Toolbox API.
+#[derive(Clone, Parser)]
+#[command(name = "toolboxd", version, about, long_about = None)]
+pub struct Config {
+    /// TCP port to listen on; 0 picks a free port (the chosen address is printed).
+    #[arg(long, env = "TOOLBOXD_PORT", default_value_t = 22221)]
+    pub port: u16,
+
+    /// Address to bind.
+    #[arg(long, env = "TOOLBOXD_BIND", default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+
+    /// Directory that relative paths resolve against and commands start in. Defaults to the
+    /// current directory, or $HOME when DAYTONA_USER_HOME_AS_WORKDIR=true.
+    #[arg(long, env = "TOOLBOXD_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Directory for the daemon's own state (session logs, recordings). Defaults to
+    /// $HOME/.toolboxd.
+    #[arg(long, env = "TOOLBOXD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Require `Authorization: Bearer <TOKEN>` on every request. Without it the daemon is open
+    /// (as behind the sandbox proxy) and says so in a warning at start.
+    #[arg(long, env = "TOOLBOXD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Log filter: error, warn, info, debug, trace, or a tracing filter directive.
+    #[arg(long, env = "TOOLBOXD_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Seconds that in-flight requests get to finish after SIGTERM or SIGINT.
+    #[arg(long, env = "TOOLBOXD_SHUTDOWN_TIMEOUT", default_value_t = 5)]
+    pub shutdown_timeout_secs: u64,
+
+    /// The image's entrypoint: run as the `entrypoint` session.
+    #[arg(last = true, value_name = "ENTRYPOINT ARGS")]
+    pub entrypoint: Vec<String>,
+}
+
+impl std::fmt::Debug for Config {
+    // The token stays out of every log line, including debug dumps of the configuration.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("port", &self.port)
+            .field("bind", &self.bind)
+            .field("work_dir", &self.work_dir)
+            .field("data_dir", &self.data_dir)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("log_level", &self.log_level)
+            .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .field("entrypoint", &self.entrypoint)
+            .finish()
+    }
+}
+
+impl Config {
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+/// Directories the daemon settled on at start; every area reads them from here.
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    /// Where relative paths resolve and commands start (`GET /work-dir`).
+    pub work: PathBuf,
+    /// `$HOME` at start (`GET /user-home-dir`); `None` when it cannot be determined.
+    pub home: Option<PathBuf>,
+    /// The daemon's own state.
+    pub data: PathBuf,
+}
+
+impl Dirs {
+    pub fn resolve(config: &Config) -> std::io::Result<Self> {
+        let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+        let home_as_work = std::env::var("DAYTONA_USER_HOME_AS_WORKDIR").as_deref() == Ok("true");
+        let work = match (&config.work_dir, &home) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(home)) if home_as_work => home.clone(),
+            _ => std::env::current_dir()?,
+        };
+        let work = std::path::absolute(&work)?;
+        if !work.is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("work dir {} is not a directory", work.display()),
+            ));
+        }
+        let data = match (&config.data_dir, &home) {
+            (Some(dir), _) => std::path::absolute(dir)?,
+            (None, Some(home)) => home.join(".toolboxd"),
+            (None, None) => std::env::temp_dir().join("toolboxd"),
+        };
+        std::fs::create_dir_all(&data)?;
+        Ok(Dirs { work, home, data })
+    }
+
+    /// Resolves a user path against the work dir; `~` is not expanded, as in the reference.
+    pub fn resolve_path(&self, path: impl AsRef<std::path::Path>) -> PathBuf {
+        self.work.join(path)
+    }
+}

@@ -1,0 +1,74 @@
+//! The request path's middleware, outermost first: trace → render the error envelope →
+//! catch panics → authenticate → the route table.
+
+use std::any::Any;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use crate::error::{ApiError, ErrorBody, ErrorEnvelope};
+use crate::state::AppState;
+
+/// Writes the contract's JSON envelope for every response that carries an [`ErrorBody`], so
+/// handler errors, extractor rejections, auth failures, unknown routes and panics look alike.
+pub async fn render_envelope(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let Some(body) = response.extensions().get::<ErrorBody>().cloned() else {
+        return response;
+    };
+    let status = response.status();
+    if status.is_server_error() {
+        tracing::error!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} failed: {}", body.message);
+    } else {
+        tracing::debug!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} rejected: {}", body.message);
+    }
+    let envelope = ErrorEnvelope::new(status, &body, &path, method.as_str());
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    let json = serde_json::to_vec(&envelope).unwrap_or_default();
+    Response::from_parts(parts, Body::from(json))
+}
+
+/// Turns a handler panic into a 500; the envelope middleware logs it with the request path.
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("handler panicked");
+    ApiError::internal(format!("handler panicked: {detail}")).into_response()
+}
+
+/// With a token configured, every request (websocket upgrades included) must carry
+/// `Authorization: Bearer <token>`; the comparison takes the same time whatever the input.
+pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(expected) = state.config.token.as_deref() {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+            return ApiError::unauthorized("missing or invalid bearer token").into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// The route table's fallback: an unknown path.
+pub async fn route_not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+/// A known path asked with a method it does not serve.
+pub async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::method_not_allowed(format!("{method} is not served on {}", uri.path()))
+}

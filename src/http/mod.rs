@@ -1,0 +1,8 @@
+//! HTTP plumbing shared by every area: extractors whose rejections speak the error envelope,
+//! the middleware stack (envelope rendering, panic catching, auth) and small wire helpers.
+//!
+//! Nothing here knows about files, git or processes.
+
+pub mod extract;
+pub mod middleware;
+pub mod ws;

@@ -1,0 +1,75 @@
+//! toolboxd: the daemon inside every sandbox.
+//!
+//! # Layout
+//! - `config`, `state`, `error`, `environment`, `http`: shared pieces every area uses.
+//! - `routes`: the one route table and the OpenAPI document.
+//! - One module per API area, each domain logic plus a thin `routes.rs`: `system`, `fs`, `git`,
+//!   `process::{exec, session, pty, interpreter}`, `lsp`, `port`, `proxy`.
+//! - `sys`: signals and other platform code.
+//!
+//! `main.rs` only parses the configuration, binds and calls [`run`].
+
+pub mod config;
+pub mod environment;
+pub mod error;
+pub mod fs;
+pub mod git;
+pub mod http;
+pub mod lsp;
+pub mod port;
+pub mod process;
+pub mod proxy;
+pub mod routes;
+pub mod state;
+pub mod sys;
+pub mod system;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Dirs};
+use crate::environment::Environment;
+use crate::state::{AppState, Context};
+
+/// Serves the API on `listener` until `shutdown` completes, then drains in-flight requests for
+/// at most the configured deadline and stops every area (sessions, terminals, servers).
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    dirs: Dirs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let deadline = config.shutdown_timeout();
+    let ctx = Context {
+        config: Arc::new(config),
+        dirs: Arc::new(dirs),
+        env: Environment::from_process(),
+        shutdown: CancellationToken::new(),
+    };
+    let state = AppState::new(ctx);
+    let app = routes::app(state.clone());
+
+    let stop = CancellationToken::new();
+    let graceful = stop.clone();
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move { graceful.cancelled().await });
+    let server = tokio::spawn(async move { server.await });
+
+    shutdown.await;
+    tracing::info!("shutting down: draining requests for at most {}s", deadline.as_secs());
+    stop.cancel();
+    state.shutdown.cancel();
+    let drained = tokio::time::timeout(deadline, server).await;
+    if drained.is_err() {
+        tracing::warn!("requests still in flight after {}s; stopping anyway", deadline.as_secs());
+    }
+    state.shutdown().await;
+    match drained {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(std::io::Error::other(join)),
+        Err(_) => Ok(()),
+    }
+}

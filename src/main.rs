@@ -1,0 +1,51 @@
+//! Startup: configuration → logging → bind → `toolboxd::run`. Nothing else.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use toolboxd::config::{Config, Dirs};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let config = Config::parse();
+    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!("cannot start the async runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let dirs = Dirs::resolve(&config)?;
+    if config.token.is_none() {
+        tracing::warn!("no --token set: every request is accepted (run behind the sandbox proxy)");
+    }
+    let addr = SocketAddr::new(config.bind, config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(work_dir = %dirs.work.display(), "toolboxd {} listening on {local}", toolboxd::system::VERSION);
+    // The one line on stdout: supervisors and tests wait for it to learn the bound address.
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {local}")?;
+    stdout.flush()?;
+    drop(stdout);
+    toolboxd::run(listener, config, dirs, toolboxd::sys::shutdown_signal()).await?;
+    Ok(())
+}

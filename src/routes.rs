@@ -1,0 +1,156 @@
+//! The route table: every area's router merged into one, the OpenAPI document generated from
+//! the handlers, and the middleware stack. Start here to find any endpoint.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::http::middleware;
+use crate::state::AppState;
+use crate::{fs, git, lsp, port, process, proxy, system};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "toolboxd",
+        description = "The in-sandbox toolbox daemon. Wire-compatible with the Daytona Toolbox API \
+            as used by the official clients 0.226.1; operations tagged `toolboxd` are extensions.",
+        license(name = "Apache-2.0"),
+    ),
+    components(schemas(crate::error::ErrorEnvelope))
+)]
+struct ApiDoc;
+
+/// Every area's routes, with their OpenAPI descriptions.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(system::routes::router())
+        .merge(fs::routes::router())
+        .merge(git::routes::router())
+        .merge(process::exec::routes::router())
+        .merge(process::session::routes::router())
+        .merge(process::pty::routes::router())
+        .merge(process::interpreter::routes::router())
+        .merge(lsp::routes::router())
+        .merge(port::routes::router())
+        .merge(proxy::routes::router())
+}
+
+/// The OpenAPI document the daemon serves at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut api) = api_router().split_for_parts();
+    api.info.version = system::VERSION.to_owned();
+    api
+}
+
+/// The whole application: routes, docs, fallbacks and middleware, bound to its state.
+pub fn app(state: AppState) -> Router {
+    let (router, mut api) = api_router().split_for_parts();
+    api.info.version = system::VERSION.to_owned();
+    let document = Arc::new(api.to_json().unwrap_or_else(|_| "{}".to_owned()));
+    let router = router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = Arc::clone(&document);
+                async move { ([(header::CONTENT_TYPE, "application/json")], (*document).clone()) }
+            }),
+        )
+        .route("/docs", get(docs_page));
+    with_middleware(router, state)
+}
+
+/// The fallbacks and the middleware stack (outermost first: trace, envelope, catch-panic, auth).
+pub fn with_middleware(router: Router<AppState>, state: AppState) -> Router {
+    router
+        .fallback(middleware::route_not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::require_token))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(middleware::render_envelope))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A self-contained API reference page (no CDN: sandboxes often have no internet).
+async fn docs_page() -> impl IntoResponse {
+    Html(include_str!("../assets/docs.html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use clap::Parser;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::config::{Config, Dirs};
+    use crate::state::Context;
+
+    fn test_state(work: &std::path::Path) -> AppState {
+        let config = Config::parse_from(["toolboxd"]);
+        let dirs = Dirs { work: work.to_owned(), home: None, data: work.to_owned() };
+        AppState::new(Context {
+            config: Arc::new(config),
+            dirs: Arc::new(dirs),
+            env: crate::environment::Environment::default(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+        })
+    }
+
+    async fn boom() -> &'static str {
+        panic!("kaboom")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_envelope_and_the_router_keeps_serving() {
+        let work = tempfile::tempdir().unwrap();
+        let router = Router::new().route("/boom", get(boom)).route("/fine", get(|| async { "fine" }));
+        let app = with_middleware(router, test_state(work.path()));
+
+        let response = app.clone().oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["code"], "INTERNAL_SERVER_ERROR");
+        assert_eq!(body["source"], "DAYTONA_DAEMON");
+        assert_eq!(body["path"], "/boom");
+        assert!(body["message"].as_str().unwrap().contains("kaboom"), "{body}");
+
+        let response = app.oneshot(Request::get("/fine").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn malformed_path_and_query_parameters_are_400s() {
+        use crate::http::extract::{Path, Query};
+
+        #[derive(serde::Deserialize)]
+        struct Depth {
+            #[allow(dead_code)]
+            depth: u32,
+        }
+        let work = tempfile::tempdir().unwrap();
+        let router = Router::new()
+            .route("/n/{n}", get(|Path(n): Path<u16>| async move { n.to_string() }))
+            .route("/q", get(|Query(_): Query<Depth>| async { "ok" }));
+        let app = with_middleware(router, test_state(work.path()));
+        for uri in ["/n/not-a-number", "/n/70000", "/q?depth=abc", "/q"] {
+            let response = app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body["code"], "BAD_REQUEST", "{uri}: {body}");
+        }
+        let response = app.oneshot(Request::get("/n/7").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+}
