@@ -11,7 +11,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY assets ./assets
 COPY scripts ./scripts
-RUN RUSTFLAGS="-C target-feature=+crt-static" \
+RUN RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
     cargo build --locked --release --target x86_64-unknown-linux-gnu \
  && cp target/x86_64-unknown-linux-gnu/release/toolboxd /toolboxd
 

@@ -5,14 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=x86_64-unknown-linux-gnu
-# The flag goes through RUSTFLAGS with an explicit --target so that proc-macros and build scripts
-# (built for the host) stay dynamic; only the daemon itself is linked statically.
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --locked --release --target "$TARGET"
+# The flags go through RUSTFLAGS with an explicit --target so that proc-macros and build scripts
+# (built for the host) stay dynamic; only the daemon itself is linked statically. The static
+# relocation model gives a classic static executable rather than a static-pie one, which some
+# loaders and tools (ldd, older `file`) treat as dynamic.
+RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+  cargo build --locked --release --target "$TARGET"
 bin=target/$TARGET/release/toolboxd
 
 file "$bin" | tee /dev/stderr | grep -q "statically linked"
-if ldd "$bin" >/dev/null 2>&1; then
-  echo "ldd still sees dynamic dependencies in $bin" >&2
+if ldd_out=$(ldd "$bin" 2>&1) && ! grep -q "statically linked" <<<"$ldd_out"; then
+  echo "ldd still sees dynamic dependencies in $bin: $ldd_out" >&2
   exit 1
 fi
 

@@ -166,10 +166,25 @@ async fn unknown_routes_and_wrong_methods_use_the_envelope() {
     assert_eq!(envelope["path"], "/no/such/route");
     assert_eq!(envelope["method"], "GET");
 
-    for (method, path) in [("DELETE", "/version"), ("POST", "/work-dir"), ("GET", "/init"), ("PUT", "/env")] {
-        let response = daemon.request(method.parse().unwrap(), path).send().await.unwrap();
-        let envelope = assert_envelope(response, 405, "METHOD_NOT_ALLOWED").await;
-        assert_eq!(envelope["method"], method);
+    let served = [
+        ("GET", "/version"),
+        ("GET", "/user-home-dir"),
+        ("GET", "/project-dir"),
+        ("GET", "/work-dir"),
+        ("GET", "/system/metrics"),
+        ("POST", "/init"),
+        ("POST", "/env"),
+    ];
+    for (served_method, path) in served {
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if method == served_method {
+                continue;
+            }
+            let response = daemon.request(method.parse().unwrap(), path).send().await.unwrap();
+            let envelope = assert_envelope(response, 405, "METHOD_NOT_ALLOWED").await;
+            assert_eq!(envelope["method"], method);
+            assert_eq!(envelope["path"], path);
+        }
     }
 }
 
