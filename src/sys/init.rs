@@ -89,7 +89,8 @@ fn forward(daemon: Pid, signal: Signal) {
 /// Reaps every exited child; returns the daemon's exit status once the daemon is among them.
 fn reap_all(daemon: Pid) -> Option<ExitCode> {
     loop {
-        match rustix::process::waitpid(None, WaitOptions::NOHANG) {
+        // `wait`, not `waitpid(None)`: the latter only waits for our own process group.
+        match rustix::process::wait(WaitOptions::NOHANG) {
             Ok(Some((pid, status))) if pid == daemon => {
                 let code = match (status.exit_status(), status.terminating_signal()) {
                     (Some(code), _) => code,
