@@ -19,6 +19,8 @@ use crate::process::session::log::{self, Stream};
 
 /// Echoed input lines waiting to be logged; input is small and rare, so a short queue suffices.
 const ECHO_QUEUE: usize = 16;
+/// How long an input write may wait for the command to read.
+const INPUT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 pub struct Command {
@@ -188,7 +190,12 @@ impl Command {
                 None => InputError::NotInteractive,
             });
         };
-        pipe.write_all(&line).await.map_err(InputError::Io)?;
+        // A command that never reads would otherwise hold this request (and the lock) forever
+        // once the pipe buffer is full.
+        match tokio::time::timeout(INPUT_WRITE_TIMEOUT, pipe.write_all(&line)).await {
+            Ok(written) => written.map_err(InputError::Io)?,
+            Err(_) => return Err(InputError::NotReading),
+        }
         drop(input);
         if let Some(echo) = &self.echo {
             let _ = echo.send(line).await;
@@ -203,6 +210,8 @@ pub enum InputError {
     Completed(i32),
     #[error("command does not accept input: it was started synchronously")]
     NotInteractive,
+    #[error("the command is not reading its input (its input buffer is full)")]
+    NotReading,
     #[error("cannot write to the command's input: {0}")]
     Io(std::io::Error),
 }

@@ -65,6 +65,8 @@ pub enum SessionError {
     Completed(i32),
     #[error("command does not accept input: it was started synchronously")]
     NotInteractive,
+    #[error("the command is not reading its input (its input buffer is full)")]
+    NotReading,
     #[error("command has not started yet")]
     NotStarted,
     #[error("unknown signal {0:?}")]
@@ -83,9 +85,10 @@ impl From<SessionError> for ApiError {
             | SessionError::EmptyCommand
             | SessionError::Cancelled
             | SessionError::UnknownSignal(_) => ApiError::bad_request(message),
-            SessionError::AlreadyExists | SessionError::NotInteractive | SessionError::NotStarted => {
-                ApiError::conflict(message)
-            }
+            SessionError::AlreadyExists
+            | SessionError::NotInteractive
+            | SessionError::NotStarted
+            | SessionError::NotReading => ApiError::conflict(message),
             SessionError::NotFound | SessionError::CommandNotFound => {
                 ApiError::new(StatusCode::NOT_FOUND, "PROCESS_NOT_FOUND", message)
             }
@@ -103,6 +106,7 @@ impl From<InputError> for SessionError {
         match err {
             InputError::Completed(code) => SessionError::Completed(code),
             InputError::NotInteractive => SessionError::NotInteractive,
+            InputError::NotReading => SessionError::NotReading,
             InputError::Io(io) => SessionError::Io(io),
         }
     }
