@@ -322,3 +322,24 @@ def test_entrypoint_session_and_logs(start_daemon, tmp_path):
         assert logs.stdout == "started\nit's done\n"
         assert "entrypoint" not in [s.session_id for s in p.list_sessions()]
         assert p.exec("echo still serving").result == "still serving\n"
+
+
+def test_code_run_charts_scatter_pie_box_and_composite(sdk_process):
+    from daytona.common.charts import ChartType
+
+    code = """
+import matplotlib.pyplot as plt
+plt.figure(); plt.scatter([1, 2], [3, 4], label='pts'); plt.show()
+plt.figure(); plt.pie([1, 3], labels=['small', 'big']); plt.show()
+plt.figure(); plt.boxplot([[1, 2, 3, 4, 100]]); plt.show()
+fig, (a, b) = plt.subplots(1, 2); a.plot([1, 2]); b.bar(['x'], [1]); fig.suptitle('Both'); plt.show()
+"""
+    r = sdk_process.code_run(code)
+    assert r.exit_code == 0, r.result
+    scatter, pie, box, composite = r.artifacts.charts
+    assert scatter.type == ChartType.SCATTER and scatter.elements[0].points == [[1.0, 3.0], [2.0, 4.0]]
+    assert pie.type == ChartType.PIE and [(e.label, e.angle) for e in pie.elements] == [("small", 90.0), ("big", 270.0)]
+    assert box.type == ChartType.BOX_AND_WHISKER
+    assert (box.elements[0].median, box.elements[0].outliers) == (3.0, [100.0])
+    assert composite.type == ChartType.COMPOSITE_CHART and composite.title == "Both"
+    assert [e.type for e in composite.elements] == ["line", "bar"]
