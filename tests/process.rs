@@ -120,6 +120,22 @@ async fn execute_timeout_kills_group_and_escaped_descendants() {
 }
 
 #[tokio::test]
+async fn execute_abandoned_by_its_client_leaves_no_process() {
+    let daemon = Daemon::spawn();
+    let pidfile = daemon.work().join("abandoned.pid");
+    let command = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
+    let sent = daemon
+        .post("/process/execute")
+        .json(&json!({"command": command}))
+        .timeout(Duration::from_secs(1))
+        .send();
+    assert!(sent.await.is_err(), "the client gave up");
+    assert!(eventually(|| pidfile.exists(), Duration::from_secs(5)).await);
+    let pid = pids_in(&pidfile)[0];
+    assert!(eventually(|| !alive(pid), Duration::from_secs(5)).await, "sleep {pid} survived its request");
+}
+
+#[tokio::test]
 async fn execute_zero_timeout_means_none_and_envs_apply() {
     let daemon = Daemon::spawn();
     let body = exec_ok(
