@@ -42,6 +42,11 @@ pub struct Config {
     #[arg(long, env = "TOOLBOXD_SHUTDOWN_TIMEOUT", default_value_t = 5)]
     pub shutdown_timeout_secs: u64,
 
+    /// Bytes of output `/process/execute` and `/process/code-run` keep per call; past it the
+    /// head and the tail are kept and the middle is replaced by a truncation notice.
+    #[arg(long, env = "TOOLBOXD_EXEC_OUTPUT_LIMIT", default_value_t = 10 * 1024 * 1024)]
+    pub exec_output_limit: usize,
+
     /// The image's entrypoint: run as the `entrypoint` session.
     #[arg(last = true, value_name = "ENTRYPOINT ARGS")]
     pub entrypoint: Vec<String>,
@@ -58,6 +63,7 @@ impl std::fmt::Debug for Config {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("log_level", &self.log_level)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .field("exec_output_limit", &self.exec_output_limit)
             .field("entrypoint", &self.entrypoint)
             .finish()
     }

@@ -1,4 +1,6 @@
-//! Startup: configuration → logging → bind → `toolboxd::run`. Nothing else.
+//! Startup: configuration → logging → bind → `toolboxd::run`. Two detours before the runtime
+//! starts: as PID 1 the process becomes the init loop around a child daemon
+//! (`sys::init`), and `toolboxd entrypoint logs [FLAGS]` prints the entrypoint's log.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -9,10 +11,28 @@ use toolboxd::config::{Config, Dirs};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let config = Config::parse();
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let entrypoint_logs = args.get(1..3).is_some_and(|a| a[0] == "entrypoint" && a[1] == "logs");
+    if entrypoint_logs {
+        args.drain(1..3);
+    }
+    let config = Config::parse_from(args);
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+
+    if entrypoint_logs {
+        return match Dirs::resolve(&config) {
+            Ok(dirs) => toolboxd::process::session::entrypoint::print_logs(&dirs.data),
+            Err(err) => {
+                tracing::error!("{err}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    if toolboxd::sys::init::is_pid1() {
+        return toolboxd::sys::init::run_as_init();
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

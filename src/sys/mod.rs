@@ -1,5 +1,8 @@
-//! Platform code: signals (and, as it lands, PID 1 duties). Unsafe code, if any is ever needed,
-//! lives only here, each block with a `// SAFETY:` comment.
+//! Platform code: signals, process trees from `/proc`, and PID 1 duties. Unsafe code, if any is
+//! ever needed, lives only here, each block with a `// SAFETY:` comment.
+
+pub mod init;
+pub mod tree;
 
 /// Completes on the first SIGTERM or SIGINT.
 pub async fn shutdown_signal() {
