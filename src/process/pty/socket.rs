@@ -1,0 +1,149 @@
+//! The terminal websocket protocol (connect and create-connect), as the 0.226.1 SDK speaks it.
+//!
+//! Per client: one task forwards client frames into the terminal's bounded input queue (and,
+//! by reading, lets the websocket library answer pings at once); the other follows the
+//! terminal's output ring with its own cursor. Nothing here can block the terminal: a client
+//! that falls more than the ring behind gets a marker line saying how many bytes it missed and
+//! continues from the oldest byte kept.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+
+use crate::process::pty::PtyService;
+use crate::process::pty::session::{Exit, Session};
+
+/// Clients that offer this subprotocol get an `exited` control frame before the close.
+pub const EXIT_CONTROL_PROTOCOL: &str = "X-Daytona-Pty-Exit-Control";
+/// The env-passing subprotocol token prefix (create-connect).
+pub const ENVS_PROTOCOL_PREFIX: &str = "X-Daytona-Pty-Envs~";
+/// Largest client message; bigger ones close the socket with 1009.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+
+const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_ERROR: u16 = 1011;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ClientOptions {
+    pub exit_control: bool,
+    /// Replay from this output offset; `None` replays everything the ring still holds.
+    pub since: Option<u64>,
+}
+
+/// Serves one client of `session`, starting the shell after the client is registered.
+pub async fn serve(socket: WebSocket, service: PtyService, session: Arc<Session>, options: ClientOptions) {
+    let (mut sink, mut stream) = socket.split();
+    // Subscribing before the shell starts is what lets an instantly-exiting shell still
+    // reach this client.
+    let mut progress = session.subscribe();
+    let mut cursor = options.since.unwrap_or_else(|| session.ring_start());
+    if sink.send(text(json!({"type": "control", "status": "connected"}))).await.is_err() {
+        return;
+    }
+    if let Err(err) = service.start(&session) {
+        let message = format!("Failed to start PTY session: {err}");
+        let _ = sink.send(text(json!({"type": "control", "status": "error", "error": message}))).await;
+        let _ = sink.send(close(CLOSE_ERROR, &message)).await;
+        return;
+    }
+
+    let input_session = Arc::clone(&session);
+    // Ends with true when the client is gone, false when the terminal stopped taking input.
+    let mut input = tokio::spawn(async move {
+        while let Some(Ok(message)) = stream.next().await {
+            let data = match message {
+                Message::Binary(data) => data,
+                Message::Text(text) => text.into(),
+                Message::Close(_) => return true,
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            let Some(queue) = input_session.input() else { return false };
+            if queue.send(data).await.is_err() {
+                return false;
+            }
+        }
+        true
+    });
+    let mut input_open = true;
+
+    loop {
+        if session.killed.is_cancelled() {
+            let _ = sink.send(exit_close(&Exit::killed())).await;
+            break;
+        }
+        let end = progress.borrow_and_update().end;
+        if cursor < end {
+            let chunk = session.read(cursor);
+            if chunk.skipped > 0 {
+                let marker = format!("\r\n[toolboxd: {} bytes of output dropped]\r\n", chunk.skipped);
+                if sink.send(Message::Binary(marker.into())).await.is_err() {
+                    break;
+                }
+            }
+            cursor = chunk.next;
+            if !chunk.data.is_empty() && sink.send(Message::Binary(chunk.data)).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        let exit = progress.borrow().exit.clone();
+        if let Some(exit) = exit {
+            if progress.borrow().end > cursor {
+                continue;
+            }
+            if options.exit_control {
+                let mut frame = json!({"type": "control", "status": "exited", "exitCode": exit.code});
+                if let Some(reason) = &exit.reason {
+                    frame["exitReason"] = json!(reason);
+                }
+                let _ = sink.send(text(frame)).await;
+            }
+            let _ = sink.send(exit_close(&exit)).await;
+            break;
+        }
+        tokio::select! {
+            biased;
+            () = session.killed.cancelled() => {}
+            changed = progress.changed() => if changed.is_err() { break },
+            client_gone = &mut input, if input_open => {
+                if client_gone.unwrap_or(true) {
+                    break;
+                }
+                // The shell is exiting: keep streaming until its exit is published.
+                input_open = false;
+            }
+        }
+    }
+    input.abort();
+}
+
+/// The in-band answer to a connect that cannot attach (unknown id, ended terminal).
+pub async fn refuse(mut socket: WebSocket, message: &str) {
+    let message = format!("Failed to connect to PTY session: {message}");
+    let _ = socket.send(text(json!({"type": "control", "status": "error", "error": message}))).await;
+    let _ = socket.send(close(CLOSE_ERROR, &message)).await;
+}
+
+fn text(value: serde_json::Value) -> Message {
+    Message::Text(Utf8Bytes::from(value.to_string()))
+}
+
+fn exit_close(exit: &Exit) -> Message {
+    let mut reason = json!({"exitCode": exit.code});
+    if let Some(text) = &exit.reason {
+        reason["exitReason"] = json!(text);
+    }
+    let code = if exit.code == 0 { CLOSE_NORMAL } else { CLOSE_ERROR };
+    close(code, &reason.to_string())
+}
+
+/// A close frame; the reason is cut to the 123 bytes a close frame can carry.
+fn close(code: u16, reason: &str) -> Message {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(&reason[..end]) }))
+}
