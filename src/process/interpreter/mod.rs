@@ -338,6 +338,9 @@ async fn drive(
                 let Ok(Some(line)) = line else { return (Outcome::WorkerDied, false) };
                 let frame: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
                 if frame["type"] == "control" {
+                    if !gone {
+                        let _ = out.send(line).await;
+                    }
                     let outcome = if timed_out {
                         Outcome::TimedOut
                     } else if gone {
