@@ -23,6 +23,7 @@ import traceback
 WORKER_FILE = sys._getframe().f_code.co_filename
 SYNC = b"\x00\x1etoolboxd-sync\x1e\x00"
 FLUSH_AT = 1024
+MAX_FIELD = 64 * 1024
 
 _proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
 _proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
@@ -33,6 +34,9 @@ os.close(_devnull)
 
 
 def emit(kind, text="", name="", value="", tb=""):
+    # Bounded lines keep the daemon's line reader bounded (a message could be arbitrarily long).
+    value = value if len(value) <= MAX_FIELD else value[:MAX_FIELD] + "…"
+    tb = tb if len(tb) <= MAX_FIELD else "…" + tb[-MAX_FIELD:]
     line = json.dumps({"type": kind, "text": text, "name": name, "value": value, "traceback": tb})
     with _proto_lock:
         _proto_out.write(line.encode() + b"\n")

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{Daemon, assert_envelope};
+use common::{Options, assert_envelope};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -18,6 +18,31 @@ use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A daemon whose `HOME` is an empty temp dir: terminals run login shells, and the host's
+/// dotfiles (slow, or taking locks a killed shell would leave behind) must not leak in.
+struct Daemon {
+    daemon: common::Daemon,
+    _home: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn spawn() -> Daemon {
+        let home = tempfile::tempdir().unwrap();
+        let daemon = common::Daemon::spawn_with(Options {
+            env: vec![("HOME", home.path().to_str().unwrap())],
+            ..Options::default()
+        });
+        Daemon { daemon, _home: home }
+    }
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = common::Daemon;
+    fn deref(&self) -> &common::Daemon {
+        &self.daemon
+    }
+}
 
 const EXIT_CONTROL: &str = "X-Daytona-Pty-Exit-Control";
 
@@ -530,4 +555,85 @@ async fn context_requests_are_validated() {
     let list: Value = daemon.get("/process/interpreter/context").send().await.unwrap().json().await.unwrap();
     assert_eq!(list["contexts"].as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list["contexts"][0]["id"], created["id"]);
+}
+
+#[tokio::test]
+async fn pings_are_answered_while_the_terminal_is_not_reading_its_input() {
+    let daemon = Daemon::spawn();
+    let (mut socket, _) = open(&daemon, "/process/pty/create-connect?id=stuck", &[EXIT_CONTROL]).await;
+    // The shell runs `sleep` in the foreground, so nobody reads the terminal's input: ~600 KiB
+    // of typing fills the terminal's buffer and the daemon's input queue.
+    input(&mut socket, "stty -echo; sleep 30\n").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..150 {
+        socket.send(Message::Binary(Bytes::from(vec![b'z'; 4096]))).await.unwrap();
+    }
+    socket.send(Message::Ping(Bytes::from_static(b"still-there"))).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, socket.next()).await {
+            Ok(Some(Ok(Message::Pong(data)))) => {
+                assert_eq!(&data[..], b"still-there");
+                break;
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no pong: {other:?}"),
+        }
+    }
+    assert_eq!(daemon.delete("/process/pty/stuck").send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn deleting_a_context_mid_run_closes_1001_and_keyboard_interrupt_is_4008() {
+    let daemon = Daemon::spawn();
+    let (frames, close) = execute(&daemon, json!({"code": "print('a')\nraise KeyboardInterrupt"})).await;
+    assert_eq!(close.0, 4008);
+    assert_eq!(frames.last().unwrap()["text"], "interrupted");
+    // The default context survives it.
+    let (frames, close) = execute(&daemon, json!({"code": "print('b')"})).await;
+    assert_eq!((close.0, frames[0]["text"].as_str()), (1000, Some("b\n")));
+
+    let context: Value = daemon
+        .post("/process/interpreter/context")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = context["id"].as_str().unwrap().to_owned();
+    let run = tokio::spawn({
+        let addr = daemon.addr.clone();
+        let id = id.clone();
+        async move {
+            let (mut socket, _) =
+                tokio_tungstenite::connect_async(format!("ws://{addr}/process/interpreter/execute"))
+                    .await
+                    .unwrap();
+            let request =
+                json!({"code": "import time\nprint('started', flush=True)\ntime.sleep(60)", "contextId": id});
+            socket.send(Message::Text(request.to_string().into())).await.unwrap();
+            let mut texts = Vec::new();
+            while let Some(Ok(message)) = socket.next().await {
+                match message {
+                    Message::Text(text) => texts.push(text.to_string()),
+                    Message::Close(frame) => {
+                        return (texts, frame.map(|f| (u16::from(f.code), f.reason.to_string())));
+                    }
+                    _ => {}
+                }
+            }
+            (texts, None)
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        daemon.delete(&format!("/process/interpreter/context/{id}")).send().await.unwrap().status(),
+        200
+    );
+    let (texts, close) = tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap();
+    assert!(texts.iter().any(|t| t.contains("started")), "{texts:?}");
+    assert_eq!(close, Some((1001, "context shutdown".to_owned())));
 }

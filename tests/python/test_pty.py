@@ -12,7 +12,18 @@ import time
 
 import pytest
 
-from conftest import assert_envelope
+from conftest import Daemon, assert_envelope
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    """The shared fixture with an empty HOME: terminals run login shells, and the host's dotfiles
+    (slow, or taking locks a killed shell would leave behind) must not leak into the tests."""
+    home = tmp_path / "home"
+    home.mkdir()
+    d = Daemon(tmp_path, env={"HOME": str(home)})
+    yield d
+    d.stop()
 
 
 def read_until(handle, needle: bytes, timeout: float = 10.0) -> bytes:

@@ -8,12 +8,18 @@
 
 use std::sync::Arc;
 
+use std::collections::VecDeque;
+
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 use crate::process::pty::PtyService;
-use crate::process::pty::session::{Exit, Session};
+use crate::process::pty::session::{Exit, Progress, Session};
 
 /// Clients that offer this subprotocol get an `exited` control frame before the close.
 pub const EXIT_CONTROL_PROTOCOL: &str = "X-Daytona-Pty-Exit-Control";
@@ -21,6 +27,9 @@ pub const EXIT_CONTROL_PROTOCOL: &str = "X-Daytona-Pty-Exit-Control";
 pub const ENVS_PROTOCOL_PREFIX: &str = "X-Daytona-Pty-Envs~";
 /// Largest client message; bigger ones close the socket with 1009.
 pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Input held per client while the terminal is not reading its input.
+const INPUT_BACKLOG: usize = 1024 * 1024;
 
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_ERROR: u16 = 1011;
@@ -34,11 +43,11 @@ pub struct ClientOptions {
 
 /// Serves one client of `session`, starting the shell after the client is registered.
 pub async fn serve(socket: WebSocket, service: PtyService, session: Arc<Session>, options: ClientOptions) {
-    let (mut sink, mut stream) = socket.split();
+    let (mut sink, stream) = socket.split();
     // Subscribing before the shell starts is what lets an instantly-exiting shell still
     // reach this client.
-    let mut progress = session.subscribe();
-    let mut cursor = options.since.unwrap_or_else(|| session.ring_start());
+    let progress = session.subscribe();
+    let cursor = options.since.unwrap_or_else(|| session.ring_start());
     if sink.send(text(json!({"type": "control", "status": "connected"}))).await.is_err() {
         return;
     }
@@ -49,24 +58,59 @@ pub async fn serve(socket: WebSocket, service: PtyService, session: Arc<Session>
         return;
     }
 
-    let input_session = Arc::clone(&session);
-    // Ends with true when the client is gone, false when the terminal stopped taking input.
-    let mut input = tokio::spawn(async move {
-        while let Some(Ok(message)) = stream.next().await {
-            let data = match message {
-                Message::Binary(data) => data,
-                Message::Text(text) => text.into(),
-                Message::Close(_) => return true,
-                Message::Ping(_) | Message::Pong(_) => continue,
-            };
-            let Some(queue) = input_session.input() else { return false };
-            if queue.send(data).await.is_err() {
-                return false;
+    let Some(queue) = session.input() else {
+        // The shell already exited: the loop below reports it.
+        return follow(sink, &session, progress, cursor, options, None).await;
+    };
+    let input = tokio::spawn(forward_input(stream, queue));
+    follow(sink, &session, progress, cursor, options, Some(input)).await;
+}
+
+/// Client frames into the terminal's input queue. A terminal that stops reading its input
+/// fills that queue; up to `INPUT_BACKLOG` bytes more are held here so the socket keeps being
+/// read (which is what answers pings) before the client is finally pushed back on.
+/// Ends with true when the client is gone, false when the terminal stopped taking input.
+async fn forward_input(mut stream: SplitStream<WebSocket>, queue: mpsc::Sender<Bytes>) -> bool {
+    let mut backlog: VecDeque<Bytes> = VecDeque::new();
+    let mut backlog_bytes = 0usize;
+    loop {
+        tokio::select! {
+            permit = queue.reserve(), if !backlog.is_empty() => {
+                let Ok(permit) = permit else { return false };
+                if let Some(data) = backlog.pop_front() {
+                    backlog_bytes -= data.len();
+                    permit.send(data);
+                }
+            }
+            message = stream.next(), if backlog_bytes < INPUT_BACKLOG => {
+                let data = match message {
+                    Some(Ok(Message::Binary(data))) => data,
+                    Some(Ok(Message::Text(text))) => text.into(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return true,
+                };
+                if queue.is_closed() {
+                    return false;
+                }
+                backlog_bytes += data.len();
+                backlog.push_back(data);
             }
         }
-        true
-    });
-    let mut input_open = true;
+    }
+}
+
+/// Streams the ring to the client from `cursor` until the terminal exits, is deleted, or the
+/// client leaves.
+async fn follow(
+    mut sink: SplitSink<WebSocket, Message>,
+    session: &Session,
+    mut progress: watch::Receiver<Progress>,
+    mut cursor: u64,
+    options: ClientOptions,
+    input: Option<JoinHandle<bool>>,
+) {
+    let mut input_open = input.is_some();
+    let mut input = input.unwrap_or_else(|| tokio::spawn(async { false }));
 
     loop {
         if session.killed.is_cancelled() {
