@@ -138,7 +138,9 @@ EOF
 
 TB_PORT=$(free_port)
 mkdir -p "$TMP/work" "$TMP/data"
-taskset -c $SERVER_CPU "$BIN" --port "$TB_PORT" --bind 127.0.0.1 --work-dir "$TMP/work" --data-dir "$TMP/data" \
+mkdir -p "$TMP/home"
+# An empty HOME: the terminal runs a login shell, which must not depend on the host's dotfiles.
+HOME="$TMP/home" taskset -c $SERVER_CPU "$BIN" --port "$TB_PORT" --bind 127.0.0.1 --work-dir "$TMP/work" --data-dir "$TMP/data" \
   --log-level error >/dev/null 2>&1 &
 PIDS+=($!)
 WD_PORT=$(free_port)

@@ -637,3 +637,26 @@ async fn deleting_a_context_mid_run_closes_1001_and_keyboard_interrupt_is_4008()
     assert!(texts.iter().any(|t| t.contains("started")), "{texts:?}");
     assert_eq!(close, Some((1001, "context shutdown".to_owned())));
 }
+
+#[tokio::test]
+async fn daemon_shutdown_leaves_no_terminal_or_worker_behind() {
+    let mut daemon = Daemon::spawn();
+    let (mut socket, _) = open(&daemon, "/process/pty/create-connect?id=bye", &[]).await;
+    let mut seen = Seen::default();
+    input(&mut socket, "sleep 1000 & echo PIDS=$$:$!:END\n").await;
+    read_until(&mut socket, &mut seen, Duration::from_secs(10), |s| pids(&s.text()).is_some()).await;
+    let (shell, job) = pids(&seen.text()).unwrap();
+    let (frames, _) = execute(&daemon, json!({"code": "import os\nprint(os.getpid())"})).await;
+    let worker: u32 = frames[0]["text"].as_str().unwrap().trim().parse().unwrap();
+    assert!(alive(shell) && alive(job) && alive(worker));
+
+    let status = daemon.daemon.terminate(Duration::from_secs(10)).expect("daemon exits");
+    assert!(status.success(), "{status:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while [shell, job, worker].iter().any(|&pid| alive(pid)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for pid in [shell, job, worker] {
+        assert!(!alive(pid), "pid {pid} survived the daemon");
+    }
+}
