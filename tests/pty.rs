@@ -366,6 +366,14 @@ async fn reconnecting_replays_recent_output_and_since_resumes_at_an_offset() {
     let common = tail.output.len().min(replay.output.len() - offset);
     assert!(common > 0);
     assert_eq!(tail.output[..common], replay.output[offset..offset + common]);
+
+    // An offset past the end means "from now on".
+    let (mut future, _) = open(&daemon, "/process/pty/r/connect?since=999999999999", &[]).await;
+    let mut live = Seen::default();
+    read_until(&mut future, &mut live, Duration::from_secs(5), |s| !s.controls.is_empty()).await;
+    input(&mut future, "echo third-$((3+3))\n").await;
+    read_until(&mut future, &mut live, Duration::from_secs(10), |s| s.text().contains("third-6\r")).await;
+    assert!(!live.text().contains("second-4"), "{}", live.text());
 }
 
 #[tokio::test]

@@ -6,9 +6,8 @@
 //! that falls more than the ring behind gets a marker line saying how many bytes it missed and
 //! continues from the oldest byte kept.
 
-use std::sync::Arc;
-
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
@@ -47,7 +46,8 @@ pub async fn serve(socket: WebSocket, service: PtyService, session: Arc<Session>
     // Subscribing before the shell starts is what lets an instantly-exiting shell still
     // reach this client.
     let progress = session.subscribe();
-    let cursor = options.since.unwrap_or_else(|| session.ring_start());
+    // An offset from the future (another terminal's, or a typo) would silence the client.
+    let cursor = options.since.map_or_else(|| session.ring_start(), |since| since.min(progress.borrow().end));
     if sink.send(text(json!({"type": "control", "status": "connected"}))).await.is_err() {
         return;
     }
