@@ -612,6 +612,7 @@ async fn deleting_a_context_mid_run_closes_1001_and_keyboard_interrupt_is_4008()
         .await
         .unwrap();
     let id = context["id"].as_str().unwrap().to_owned();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let run = tokio::spawn({
         let addr = daemon.addr.clone();
         let id = id.clone();
@@ -624,9 +625,15 @@ async fn deleting_a_context_mid_run_closes_1001_and_keyboard_interrupt_is_4008()
                 json!({"code": "import time\nprint('started', flush=True)\ntime.sleep(60)", "contextId": id});
             socket.send(Message::Text(request.to_string().into())).await.unwrap();
             let mut texts = Vec::new();
+            let mut started_tx = Some(started_tx);
             while let Some(Ok(message)) = socket.next().await {
                 match message {
-                    Message::Text(text) => texts.push(text.to_string()),
+                    Message::Text(text) => {
+                        if text.contains("started") {
+                            started_tx.take().map(|tx| tx.send(()));
+                        }
+                        texts.push(text.to_string());
+                    }
                     Message::Close(frame) => {
                         return (texts, frame.map(|f| (u16::from(f.code), f.reason.to_string())));
                     }
@@ -636,7 +643,7 @@ async fn deleting_a_context_mid_run_closes_1001_and_keyboard_interrupt_is_4008()
             (texts, None)
         }
     });
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::timeout(Duration::from_secs(30), started_rx).await.expect("the run started").unwrap();
     assert_eq!(
         daemon.delete(&format!("/process/interpreter/context/{id}")).send().await.unwrap().status(),
         200

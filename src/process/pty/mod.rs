@@ -159,6 +159,12 @@ impl PtyService {
         session.start(&self.inner.env, move |session| service.forget(session))
     }
 
+    /// Removes and kills a terminal this exact handle refers to (not a newer one with its id).
+    pub fn discard(&self, session: &Arc<Session>) {
+        self.forget(session);
+        session.kill();
+    }
+
     fn forget(&self, session: &Arc<Session>) {
         let mut sessions = self.sessions();
         if sessions.get(&session.id).is_some_and(|current| Arc::ptr_eq(current, session)) {

@@ -1,6 +1,7 @@
 //! HTTP routes for `/process/pty`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -198,7 +199,11 @@ async fn connect_pty_session(
     headers: HeaderMap,
     ws: Ws,
 ) -> Response {
-    let options = ClientOptions { exit_control: offers_exit_control(&headers), since: query.since };
+    let options = ClientOptions {
+        exit_control: offers_exit_control(&headers),
+        since: query.since,
+        created_for_client: false,
+    };
     let session = pty.get(&id);
     ws.echo_first_protocol(&headers).max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE).on_upgrade(
         move |socket| async move {
@@ -232,17 +237,16 @@ async fn create_connect_pty_session(
         // The socket must be registered before the shell starts (see `socket::serve`).
         false,
     )?;
-    let options = ClientOptions { exit_control: offers_exit_control(&headers), since: None };
+    let options =
+        ClientOptions { exit_control: offers_exit_control(&headers), since: None, created_for_client: true };
     Ok(ws
         .echo_first_protocol(&headers)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .on_failed_upgrade({
             let pty = pty.clone();
-            let id = session.id.clone();
-            move |_| {
-                let _ = pty.delete(&id);
-            }
+            let session = Arc::clone(&session);
+            move |_| pty.discard(&session)
         })
         .on_upgrade(move |socket| socket::serve(socket, pty, session, options))
         .into_response())

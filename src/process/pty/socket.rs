@@ -38,6 +38,9 @@ pub struct ClientOptions {
     pub exit_control: bool,
     /// Replay from this output offset; `None` replays everything the ring still holds.
     pub since: Option<u64>,
+    /// The terminal was created for this client (create-connect): if the client is gone
+    /// before its shell starts, the terminal is removed rather than left unstarted.
+    pub created_for_client: bool,
 }
 
 /// Serves one client of `session`, starting the shell after the client is registered.
@@ -49,6 +52,9 @@ pub async fn serve(socket: WebSocket, service: PtyService, session: Arc<Session>
     // An offset from the future (another terminal's, or a typo) would silence the client.
     let cursor = options.since.map_or_else(|| session.ring_start(), |since| since.min(progress.borrow().end));
     if sink.send(text(json!({"type": "control", "status": "connected"}))).await.is_err() {
+        if options.created_for_client {
+            service.discard(&session);
+        }
         return;
     }
     if let Err(err) = service.start(&session) {
