@@ -1,0 +1,320 @@
+//! One terminal: a shell in a pseudo-terminal, its output ring and its lifecycle.
+//!
+//! Threads per started session (all end when the shell and the terminal are gone):
+//! - `pty-read`: blocking reads of the master (≤32 KiB) appended to the ring; it never waits
+//!   for a client, so a stalled client cannot stall the shell;
+//! - `pty-write`: drains a bounded input channel (64 chunks) into the master, so a shell that
+//!   stops reading its input blocks only this thread and, through the channel, the senders;
+//! - `pty-wait`: waits for the shell, gives the reader up to 5 s to drain, then publishes the
+//!   exit and removes the session from the registry.
+//!
+//! Progress (ring end offset, exit) is published on a `watch` channel; clients keep their own
+//! cursor into the ring (see `socket.rs`).
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::environment::Environment;
+use crate::process::pty::PtyError;
+use crate::process::pty::ring::{Chunk, Ring};
+use crate::process::pty::tree;
+
+/// Output kept per terminal for clients that connect later or fall behind.
+pub const RING_CAPACITY: usize = 1024 * 1024;
+/// Largest output frame sent to a client.
+pub const MAX_CHUNK: usize = 32 * 1024;
+const INPUT_QUEUE: usize = 64;
+const DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// How the shell ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    pub code: i32,
+    pub reason: Option<String>,
+}
+
+impl Exit {
+    pub fn from_code(code: i32) -> Self {
+        let reason = match code {
+            0 => None,
+            130 => Some("Ctrl+C".to_owned()),
+            137 => Some("SIGKILL".to_owned()),
+            143 => Some("SIGTERM".to_owned()),
+            n if n > 128 => Some(format!("signal {}", n - 128)),
+            _ => Some("non-zero exit".to_owned()),
+        };
+        Exit { code, reason }
+    }
+
+    pub fn killed() -> Self {
+        Exit::from_code(137)
+    }
+}
+
+/// What watchers of a terminal see change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub end: u64,
+    pub exit: Option<Exit>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PtyOptions {
+    pub id: String,
+    pub cwd: PathBuf,
+    pub envs: BTreeMap<String, String>,
+    pub cols: u16,
+    pub rows: u16,
+    pub lazy_start: bool,
+}
+
+enum Run {
+    NotStarted,
+    Running { master: Box<dyn MasterPty + Send>, pid: Option<u32> },
+    Ended,
+}
+
+pub struct Session {
+    pub id: String,
+    pub cwd: PathBuf,
+    pub envs: BTreeMap<String, String>,
+    pub lazy_start: bool,
+    pub created_at: DateTime<Utc>,
+    size: Mutex<(u16, u16)>,
+    run: Mutex<Run>,
+    ring: Mutex<Ring>,
+    progress: watch::Sender<Progress>,
+    input: Mutex<Option<mpsc::Sender<Bytes>>>,
+    /// Cancelled by a delete: clients close at once, without draining.
+    pub killed: CancellationToken,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("id", &self.id).field("cwd", &self.cwd).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Session {
+    pub fn new(options: PtyOptions) -> Self {
+        Session {
+            id: options.id,
+            cwd: options.cwd,
+            envs: options.envs,
+            lazy_start: options.lazy_start,
+            created_at: Utc::now(),
+            size: Mutex::new((options.cols, options.rows)),
+            run: Mutex::new(Run::NotStarted),
+            ring: Mutex::new(Ring::new(RING_CAPACITY)),
+            progress: watch::channel(Progress::default()).0,
+            input: Mutex::new(None),
+            killed: CancellationToken::new(),
+        }
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        *lock(&self.size)
+    }
+
+    pub fn is_active(&self) -> bool {
+        matches!(*lock(&self.run), Run::Running { .. })
+    }
+
+    pub fn has_ended(&self) -> bool {
+        matches!(*lock(&self.run), Run::Ended)
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
+    }
+
+    pub fn ring_start(&self) -> u64 {
+        lock(&self.ring).start()
+    }
+
+    pub fn read(&self, from: u64) -> Chunk {
+        lock(&self.ring).read(from, MAX_CHUNK)
+    }
+
+    /// The queue into the terminal's input, once the shell runs.
+    pub fn input(&self) -> Option<mpsc::Sender<Bytes>> {
+        lock(&self.input).clone()
+    }
+
+    /// Starts the shell unless it already runs (or ran); `on_exit` runs once the shell has
+    /// exited and its output is drained.
+    pub fn start(
+        self: &Arc<Self>,
+        env: &Environment,
+        on_exit: impl FnOnce(&Arc<Session>) + Send + 'static,
+    ) -> Result<(), PtyError> {
+        let mut run = lock(&self.run);
+        if !matches!(*run, Run::NotStarted) {
+            return Ok(());
+        }
+        if self.killed.is_cancelled() {
+            return Err(PtyError::Ended(self.id.clone()));
+        }
+        let (cols, rows) = self.size();
+        let pair = native_pty_system()
+            .openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 })
+            .map_err(|err| PtyError::Start(err.to_string()))?;
+        let mut cmd = CommandBuilder::new(shell(env));
+        cmd.args(["-i", "-l"]);
+        cmd.env_clear();
+        for (name, value) in env.snapshot() {
+            cmd.env(name, value);
+        }
+        for (name, value) in &self.envs {
+            cmd.env(name, value);
+        }
+        cmd.cwd(&self.cwd);
+        let mut child = pair.slave.spawn_command(cmd).map_err(|err| PtyError::Start(err.to_string()))?;
+        // The reader sees EOF only once every slave descriptor is closed, ours included.
+        drop(pair.slave);
+        let pid = child.process_id();
+        let reader = pair.master.try_clone_reader().map_err(|err| PtyError::Start(err.to_string()));
+        let writer = pair.master.take_writer().map_err(|err| PtyError::Start(err.to_string()));
+        let (mut reader, mut writer) = match (reader, writer) {
+            (Ok(reader), Ok(writer)) => (reader, writer),
+            (Err(err), _) | (_, Err(err)) => {
+                let _ = child.kill();
+                return Err(err);
+            }
+        };
+
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let session = Arc::clone(self);
+        let spawned = std::thread::Builder::new().name("pty-read".into()).spawn(move || {
+            let mut buf = vec![0u8; MAX_CHUNK];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => session.push_output(&buf[..n]),
+                    Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                    // EIO once the last slave descriptor closes: the normal end on Linux.
+                    Err(_) => break,
+                }
+            }
+            let _ = done_tx.send(());
+        });
+        if let Err(err) = spawned {
+            let _ = child.kill();
+            return Err(PtyError::Start(err.to_string()));
+        }
+
+        let (input_tx, mut input_rx) = mpsc::channel::<Bytes>(INPUT_QUEUE);
+        let _ = std::thread::Builder::new().name("pty-write".into()).spawn(move || {
+            while let Some(data) = input_rx.blocking_recv() {
+                if writer.write_all(&data).and_then(|()| writer.flush()).is_err() {
+                    break;
+                }
+            }
+        });
+        *lock(&self.input) = Some(input_tx);
+
+        let session = Arc::clone(self);
+        let _ = std::thread::Builder::new().name("pty-wait".into()).spawn(move || {
+            let exit = match child.wait() {
+                Ok(status) => match status.signal() {
+                    Some(name) => Exit::from_code(signal_number(name).map_or(-1, |n| 128 + n)),
+                    None => Exit::from_code(i32::try_from(status.exit_code()).unwrap_or(1)),
+                },
+                Err(_) => Exit { code: 1, reason: Some("process error".to_owned()) },
+            };
+            // Background jobs may hold the terminal open; don't wait for them forever.
+            let _ = done_rx.recv_timeout(DRAIN_GRACE);
+            session.finish(exit);
+            on_exit(&session);
+        });
+
+        *run = Run::Running { master: pair.master, pid };
+        Ok(())
+    }
+
+    fn push_output(&self, data: &[u8]) {
+        let end = {
+            let mut ring = lock(&self.ring);
+            ring.push(data);
+            ring.end()
+        };
+        self.progress.send_modify(|progress| progress.end = end);
+    }
+
+    fn finish(&self, exit: Exit) {
+        *lock(&self.run) = Run::Ended;
+        *lock(&self.input) = None;
+        let end = lock(&self.ring).end();
+        self.progress.send_modify(|progress| {
+            progress.end = end;
+            progress.exit.get_or_insert(exit);
+        });
+    }
+
+    /// Changes the terminal size (stored for a shell that has not started yet).
+    pub fn resize(&self, cols: u16, rows: u16) -> Result<(), PtyError> {
+        let run = lock(&self.run);
+        match &*run {
+            Run::Ended => return Err(PtyError::Ended(self.id.clone())),
+            Run::Running { master, .. } => master
+                .resize(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 })
+                .map_err(|err| PtyError::Resize(err.to_string()))?,
+            Run::NotStarted => {}
+        }
+        *lock(&self.size) = (cols, rows);
+        Ok(())
+    }
+
+    /// Kills the shell and everything it started (deepest descendants first).
+    pub fn kill(&self) {
+        self.killed.cancel();
+        let pid = match &*lock(&self.run) {
+            Run::Running { pid, .. } => *pid,
+            _ => None,
+        };
+        if let Some(pid) = pid {
+            tree::kill_tree(pid);
+        }
+    }
+}
+
+/// The shell a terminal runs: bash if installed, else the daemon's `$SHELL`, else `/bin/sh`.
+fn shell(env: &Environment) -> String {
+    for candidate in ["/bin/bash", "/usr/bin/bash"] {
+        if std::path::Path::new(candidate).exists() {
+            return candidate.to_owned();
+        }
+    }
+    env.get("SHELL")
+        .and_then(|shell| shell.into_string().ok())
+        .filter(|shell| !shell.is_empty() && std::path::Path::new(shell).exists())
+        .unwrap_or_else(|| "/bin/sh".to_owned())
+}
+
+/// portable-pty reports a signal death by its `strsignal` description.
+fn signal_number(description: &str) -> Option<i32> {
+    Some(match description {
+        "Hangup" => 1,
+        "Interrupt" => 2,
+        "Quit" => 3,
+        "Aborted" => 6,
+        "Killed" => 9,
+        "Segmentation fault" => 11,
+        "Broken pipe" => 13,
+        "Terminated" => 15,
+        _ => return None,
+    })
+}
