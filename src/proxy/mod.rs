@@ -80,7 +80,8 @@ impl tower::Service<Name> for Loopback {
 
     fn call(&mut self, _: Name) -> Self::Future {
         // The connector fills in the port; it tries the second family when the first fails.
-        let addrs = [SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0), SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 0)];
+        let addrs =
+            [SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0), SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 0)];
         ready(Ok(addrs.into_iter()))
     }
 }

@@ -14,8 +14,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiResult, ErrorEnvelope};
-use crate::proxy::target::{self, Target};
 use crate::proxy::ProxyService;
+use crate::proxy::target::{self, Target};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -23,7 +23,9 @@ use crate::state::AppState;
 struct ProxyDoc;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ProxyDoc::openapi())
+    let mut doc = ProxyDoc::openapi();
+    unique_operation_ids(&mut doc);
+    OpenApiRouter::with_openapi(doc)
         .route("/proxy/{port}", any(proxy_bare_port))
         .route("/proxy/{port}/", any(proxy_root))
         .route("/proxy/{port}/{*path}", any(proxy_path))
@@ -74,6 +76,28 @@ async fn proxy_root(State(proxy): State<ProxyService>, request: Request) -> ApiR
     ))]
 async fn proxy_path(State(proxy): State<ProxyService>, request: Request) -> ApiResult<Response> {
     proxy_request(&proxy, request).await
+}
+
+/// One handler serves every method, so utoipa repeats its name; OpenAPI wants one id per
+/// operation (`proxy_path_get`, `proxy_path_post`, …).
+fn unique_operation_ids(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            ("get", &mut item.get),
+            ("head", &mut item.head),
+            ("post", &mut item.post),
+            ("put", &mut item.put),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+            ("options", &mut item.options),
+        ];
+        for (method, operation) in operations {
+            if let Some(operation) = operation {
+                let base = operation.operation_id.take().unwrap_or_default();
+                operation.operation_id = Some(format!("{base}_{method}"));
+            }
+        }
+    }
 }
 
 async fn proxy_request(proxy: &ProxyService, request: Request) -> ApiResult<Response> {

@@ -59,14 +59,23 @@ mod tests {
     #[test]
     fn the_bare_port_redirects_with_its_query() {
         assert_eq!(parse("/proxy/3000", None).unwrap(), Target::Redirect { location: "/proxy/3000/".into() });
-        assert_eq!(parse("/proxy/3000", Some("q=1")).unwrap(), Target::Redirect {
-            location: "/proxy/3000/?q=1".into()
-        });
+        assert_eq!(
+            parse("/proxy/3000", Some("q=1")).unwrap(),
+            Target::Redirect { location: "/proxy/3000/?q=1".into() }
+        );
     }
 
     #[test]
     fn a_port_that_is_not_a_tcp_port_is_rejected() {
-        for path in ["/proxy/abc/", "/proxy//x", "/proxy/-1/", "/proxy/+80/", "/proxy/65536/", "/proxy/3000x", "/other"] {
+        for path in [
+            "/proxy/abc/",
+            "/proxy//x",
+            "/proxy/-1/",
+            "/proxy/+80/",
+            "/proxy/65536/",
+            "/proxy/3000x",
+            "/other",
+        ] {
             assert!(matches!(parse(path, None), Err(ProxyError::BadTarget(_))), "{path}");
         }
     }
