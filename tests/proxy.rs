@@ -831,3 +831,23 @@ async fn a_refused_upgrade_is_passed_back_unchanged() {
     assert_eq!(seen_header(&echo, "connection").as_deref(), Some("upgrade"));
     assert_eq!(seen_header(&echo, "sec-websocket-key").as_deref(), Some("dGhlIHNhbXBsZSBub25jZQ=="));
 }
+
+#[tokio::test]
+async fn shutdown_closes_open_tunnels() {
+    let mut daemon = Daemon::spawn();
+    let upstream = websocket_echo_server().await;
+    let url = format!("ws://{}/proxy/{}/", daemon.addr, upstream.port());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    ws.send(Message::text("still here")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap().to_text().unwrap(), "still here");
+
+    let status = tokio::task::spawn_blocking(move || {
+        let status = daemon.terminate(HANG_GUARD);
+        (daemon, status)
+    });
+    let (_daemon, status) = status.await.unwrap();
+    assert!(status.is_some_and(|s| s.success()), "the daemon exits cleanly with a tunnel open: {status:?}");
+    let after = tokio::time::timeout(HANG_GUARD, ws.next()).await.expect("the tunnel closes");
+    assert!(!matches!(after, Some(Ok(Message::Text(_)))), "{after:?}");
+}

@@ -116,13 +116,13 @@ impl ProxyService {
             inner: Arc::new(Inner {
                 client,
                 token: ctx.config.token.clone(),
-                shutdown: ctx.shutdown.clone(),
+                shutdown: ctx.shutdown.child_token(),
                 tunnels: TaskTracker::new(),
             }),
         }
     }
 
-    /// Ends every open tunnel (the daemon's shutdown token is already cancelled) and waits
+    /// Ends every open tunnel (its token is a child of the daemon's shutdown token) and waits
     /// briefly for them to close their sockets.
     pub async fn shutdown(&self) {
         self.inner.shutdown.cancel();
