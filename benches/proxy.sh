@@ -8,7 +8,8 @@
 # like a preview proxy must, with a 64 KiB read buffer so streaming is not throttled by its 4 KiB
 # default). The proxies and the backend share core 1; wrk/curl run on core 0.
 # Measures, per round: small-response requests/s with 32 connections, one-connection latency
-# p50/p99, and a 1 GiB download's throughput with toolboxd's peak RSS during it. Prints medians
+# p50/p99, a 1 GiB download's throughput with toolboxd's peak RSS during it, and the CPU time
+# each proxy process spent per request and per GiB (less sensitive to a busy machine). Prints medians
 # of the rounds and ratios computed inside each round (toolboxd/direct and toolboxd/nginx).
 #
 # Env: TOOLBOXD_BIN (default target/release/toolboxd), ROUNDS (3), DURATION (wrk seconds, 5).
@@ -67,6 +68,7 @@ http {
 EOF
   taskset -c "$SERVER_CPU" "$NGINX" -p "$TMP/$1" -c "$TMP/$1/nginx.conf" &
   PIDS+=($!)
+  LAST_PID=$!
 }
 
 BACKEND=$(free_port)
@@ -84,9 +86,12 @@ nginx_conf nginxproxy "$NGINX_PROXY" "
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
       proxy_buffering off;
       proxy_buffer_size 64k;
+      proxy_buffers 8 64k;
+      proxy_busy_buffers_size 128k;
       proxy_request_buffering off;
     }
   }"
+NGINX_PROXY_PID=$LAST_PID
 DAEMON=$(free_port)
 taskset -c "$SERVER_CPU" "$BIN" --port "$DAEMON" --bind 127.0.0.1 --work-dir "$TMP" --data-dir "$TMP/data" \
   --log-level error >/dev/null 2>&1 &
@@ -103,7 +108,14 @@ cmp <(curl -fs "${URL[toolboxd]}/small.bin") "$TMP/www/small.bin"
 
 # wrk's latency figures come as 85.00us / 1.20ms / 2.00s; print microseconds.
 to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v*1000} else {sub(/s$/,"",v); print v*1000000}}'; }
-rps() { taskset -c "$LOAD_CPU" wrk -t1 -c32 -d"${DURATION}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
+rps() { # prints "requests/s total_requests"
+  taskset -c "$LOAD_CPU" wrk -t1 -c32 -d"${DURATION}s" "$1" |
+    awk '/requests in/ {n=$1} /Requests\/sec/ {r=$2} END {print r, n}'
+}
+# CPU time (user+system) a process has used, in microseconds: load-independent cost figures.
+TICK=$(getconf CLK_TCK)
+cpu_us() { awk -v t="$TICK" '{printf "%.0f", ($14 + $15) * 1000000 / t}' "/proc/$1/stat"; }
+declare -A PID_OF=([toolboxd]=$DAEMON_PID [nginx]=$NGINX_PROXY_PID)
 latency() { # prints "p50_us p99_us"
   local out; out=$(taskset -c "$LOAD_CPU" wrk -t1 -c1 -d"${DURATION}s" --latency "$1")
   echo "$(awk '$1=="50%" {print $2}' <<<"$out" | to_us) $(awk '$1=="99%" {print $2}' <<<"$out" | to_us)"
@@ -124,10 +136,13 @@ download "${URL[toolboxd]}/big.bin" >/dev/null
 for round in $(seq "$ROUNDS"); do
   declare -A R=() P50=() P99=() DL=()
   for name in direct toolboxd nginx; do
-    R[$name]=$(rps "${URL[$name]}/small.bin")
+    [ "$name" = direct ] || before=$(cpu_us "${PID_OF[$name]}")
+    read -r R[$name] total < <(rps "${URL[$name]}/small.bin")
+    [ "$name" = direct ] || add "cpu_req_$name" "$(( ($(cpu_us "${PID_OF[$name]}") - before) / total ))"
     read -r P50[$name] P99[$name] < <(latency "${URL[$name]}/small.bin")
   done
   for name in direct toolboxd nginx; do
+    [ "$name" = direct ] || before=$(cpu_us "${PID_OF[$name]}")
     if [ "$name" = toolboxd ]; then
       base=$(rss_kib); peak_file="$TMP/peak"; echo "$base" >"$peak_file"
       ( while :; do r=$(rss_kib); [ "$r" -gt "$(cat "$peak_file")" ] && echo "$r" >"$peak_file"; sleep 0.01; done ) &
@@ -138,6 +153,7 @@ for round in $(seq "$ROUNDS"); do
     else
       DL[$name]=$(download "${URL[$name]}/big.bin")
     fi
+    [ "$name" = direct ] || add "cpu_gib_$name" "$(( ($(cpu_us "${PID_OF[$name]}") - before) / 1000 ))"
   done
   for name in direct toolboxd nginx; do
     add "rps_$name" "${R[$name]}"; add "p50_$name" "${P50[$name]}"; add "p99_$name" "${P99[$name]}"
@@ -166,4 +182,6 @@ echo
 echo "ratio requests/s  toolboxd/direct $(m rps_vs_direct)  toolboxd/nginx $(m rps_vs_nginx)"
 echo "ratio p50 latency direct/toolboxd $(m lat_vs_direct)  nginx/toolboxd $(m lat_vs_nginx)"
 echo "ratio 1 GiB MiB/s toolboxd/direct $(m dl_vs_direct)  toolboxd/nginx $(m dl_vs_nginx)"
+echo "proxy CPU per small request us: toolboxd $(m cpu_req_toolboxd)  nginx $(m cpu_req_nginx)  (nginx/toolboxd $(ratio "$(m cpu_req_nginx)" "$(m cpu_req_toolboxd)"))"
+echo "proxy CPU per 1 GiB download ms:  toolboxd $(m cpu_gib_toolboxd)  nginx $(m cpu_gib_nginx)  (nginx/toolboxd $(ratio "$(m cpu_gib_nginx)" "$(m cpu_gib_toolboxd)"))"
 echo "toolboxd RSS during 1 GiB downloads: $(m rss_base) KiB before, $(m rss_peak) KiB peak"
