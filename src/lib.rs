@@ -54,6 +54,13 @@ pub async fn run(
 
     let stop = CancellationToken::new();
     let graceful = stop.clone();
+    // Responses are often written in pieces (headers, then streamed frames); without NODELAY,
+    // Nagle holds the second piece until the client's delayed ACK, about 40 ms per response.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY not set on an accepted connection: {err}");
+        }
+    });
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move { graceful.cancelled().await });
     let server = tokio::spawn(async move { server.await });

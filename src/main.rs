@@ -61,11 +61,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
     let local = listener.local_addr()?;
     tracing::info!(work_dir = %dirs.work.display(), "toolboxd {} listening on {local}", toolboxd::system::VERSION);
+    // Before the address is announced: whoever learns it may signal the daemon at once.
+    let shutdown = toolboxd::sys::shutdown_signal();
     // The one line on stdout: supervisors and tests wait for it to learn the bound address.
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {local}")?;
     stdout.flush()?;
     drop(stdout);
-    toolboxd::run(listener, config, dirs, toolboxd::sys::shutdown_signal()).await?;
+    toolboxd::run(listener, config, dirs, shutdown).await?;
     Ok(())
 }
