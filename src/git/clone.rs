@@ -43,6 +43,11 @@ fn check_url(url: &str) -> GitResult<()> {
     }
 }
 
+/// Whether libgit2 serves `url` with its local transport (file:// or a path).
+fn is_local(url: &str) -> bool {
+    url.starts_with('/') || url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("file://"))
+}
+
 /// Removes what a failed clone left: the directory if the clone created it, else its contents.
 fn clean_up(target: &Path, created: bool) {
     if created {
@@ -87,12 +92,16 @@ impl GitService {
 
     fn clone_blocking(&self, req: &CloneRequest, target: &Path, depth: i32) -> GitResult<()> {
         let url = req.url.trim();
+        if url.starts_with('/') && !Path::new(url).exists() {
+            return Err(GitError::RepoNotFound(format!("repository {url} does not exist")));
+        }
         let branch = req.branch.as_deref().filter(|b| !b.is_empty());
         let repo = self
             .transfer(req.auth.as_ref(), url, req.insecure_skip_tls, |callbacks| {
                 let mut fetch = FetchOptions::new();
                 fetch.remote_callbacks(callbacks);
-                if depth > 0 {
+                // libgit2's local transport cannot fetch shallow; such clones are full.
+                if depth > 0 && !is_local(url) {
                     fetch.depth(depth);
                 }
                 let mut builder = RepoBuilder::new();
@@ -103,7 +112,10 @@ impl GitService {
                 builder.clone(url, target)
             })
             .map_err(|err| match (err, branch) {
-                (GitError::NotFound(msg) | GitError::Internal(msg), Some(b)) if msg.contains(b) => {
+                (
+                    GitError::NotFound(msg) | GitError::RepoNotFound(msg) | GitError::Internal(msg),
+                    Some(b),
+                ) if msg.contains(&format!("refs/remotes/origin/{b}'")) => {
                     GitError::BranchNotFound(format!("remote branch '{b}' not found: {msg}"))
                 }
                 (err, _) => err,

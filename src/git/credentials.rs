@@ -140,9 +140,10 @@ impl ParsedUrl {
                 Some((user, pass)) => (Some(decode(user)), pass.map(decode)),
                 None => (None, None),
             };
+        // git's own credential store writes `host%3aport`.
         Some(ParsedUrl {
             protocol: protocol.to_ascii_lowercase(),
-            host: host.to_ascii_lowercase(),
+            host: decode(host).to_ascii_lowercase(),
             username,
             password,
         })
@@ -256,5 +257,6 @@ mod tests {
         assert_eq!(p.host, "host.com:443");
         assert_eq!(p.username.as_deref(), Some("u@x"));
         assert_eq!(p.password.as_deref(), Some("p:w"));
+        assert_eq!(ParsedUrl::parse("http://a:b@127.0.0.1%3a8080").unwrap().host, "127.0.0.1:8080");
     }
 }

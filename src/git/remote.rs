@@ -61,6 +61,12 @@ impl GitService {
                 GitError::NotFound(msg) => {
                     GitError::RepoNotFound(format!("remote repository {shown} not found: {msg}"))
                 }
+                GitError::Internal(msg)
+                    if msg.contains("failed to resolve path")
+                        || msg.contains("could not find repository") =>
+                {
+                    GitError::RepoNotFound(format!("remote repository {shown} not found: {msg}"))
+                }
                 GitError::Internal(msg) if network && !msg.contains("status code") => {
                     GitError::Transport(format!("cannot reach {shown}: {msg}"))
                 }
