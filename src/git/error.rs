@@ -72,6 +72,9 @@ impl From<git2::Error> for GitError {
     fn from(err: git2::Error) -> Self {
         let msg = err.message().to_owned();
         match (err.code(), err.class()) {
+            (ErrorCode::Owner, _) => GitError::Forbidden(format!(
+                "{msg} (the repository belongs to another user; add it to safe.directory in the global config)"
+            )),
             (ErrorCode::Auth, _) => GitError::AuthFailed(format!("authentication failed: {msg}")),
             (ErrorCode::NotFastForward, _) => {
                 GitError::PushRejected(format!("non-fast-forward update: {msg}"))
