@@ -1123,3 +1123,70 @@ async fn version_answers_while_a_clone_is_in_flight() {
     assert_eq!(clone.await.unwrap(), 200);
     assert_eq!(std::fs::read_to_string(daemon.work().join("c/README.md")).unwrap(), "hello\n");
 }
+
+/// Starts the daemon at debug level with its log going to a file, so the log can be searched.
+fn daemon_logging_to(
+    env: &Env,
+    log: &Path,
+) -> (std::process::Child, String, tempfile::TempDir, tempfile::TempDir) {
+    use std::io::BufRead;
+    let work = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_toolboxd"))
+        .args(["--port", "0", "--bind", "127.0.0.1", "--log-level", "debug", "--work-dir"])
+        .arg(work.path())
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("HOME", env.home.path())
+        .env_remove("TOOLBOXD_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = lines
+        .find_map(|line| line.ok().and_then(|l| l.strip_prefix("listening on ").map(str::to_owned)))
+        .expect("listening line");
+    (child, addr, work, data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_never_reach_the_log_or_responses() {
+    if skip() {
+        return;
+    }
+    let env = Env::new();
+    let server = GitServer::start(false).await;
+    env.seed_bare(server.root.path(), "repo.git");
+    let log_dir = tempfile::tempdir().unwrap();
+    let log = log_dir.path().join("daemon.log");
+    let (mut child, addr, _work, data) = daemon_logging_to(&env, &log);
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| client.post(format!("http://{addr}{path}")).json(&body).send();
+
+    let attempts = [
+        json!({"path": "a", "url": format!("http://bob:{PASSWORD}@127.0.0.1:1/r.git")}),
+        json!({"path": "b", "url": server.url("repo.git"), "username": USER, "password": "Wr0ngPassw0rd"}),
+        json!({"path": "c", "url": format!("http://{USER}:Wr0ngPassw0rd@{}/repo.git", server.addr)}),
+        json!({"path": "d", "url": format!("https://bob:{PASSWORD}@127.0.0.1:1/r.git"), "insecure_skip_tls": true}),
+    ];
+    for body in attempts {
+        let response = post("/git/clone", body).await.unwrap();
+        assert!(response.status().is_client_error() || response.status().is_server_error());
+        let text = response.text().await.unwrap();
+        assert!(!text.contains(PASSWORD) && !text.contains("Wr0ngPassw0rd"), "{text}");
+    }
+    let response =
+        post("/git/credentials", json!({"username": USER, "password": PASSWORD, "host": "example.com"}))
+            .await
+            .unwrap();
+    assert_eq!(response.status(), 200);
+    let stored = std::fs::read_to_string(data.path().join("git-credentials")).unwrap();
+    assert!(stored.contains(PASSWORD), "the store holds the secret");
+
+    let _ = child.kill();
+    let _ = child.wait();
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(log_text.contains("/git/clone"), "the log records the failures: {log_text}");
+    assert!(!log_text.contains(PASSWORD) && !log_text.contains("Wr0ngPassw0rd"), "{log_text}");
+}
