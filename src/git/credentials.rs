@@ -180,7 +180,7 @@ fn store(path: &Path, protocol: &str, host: &str, auth: &Auth) -> std::io::Resul
         })
         .collect();
     lines.push(&line);
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
     let mut file =
         std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
@@ -219,7 +219,10 @@ impl GitService {
         }
         let path = store_path(self.data_dir());
         let global = config_file(self.env(), ConfigScope::Global, None)?;
+        let this = self.clone();
         self.blocking(move || {
+            let _guard =
+                this.inner.credential_store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             store(&path, &protocol, &host, &auth)
                 .map_err(|err| GitError::Internal(format!("storing credentials failed: {err}")))?;
             let mut config = git2::Config::open(&global)?;

@@ -44,6 +44,8 @@ struct Inner {
     dirs: Arc<Dirs>,
     env: Environment,
     shutdown: CancellationToken,
+    /// Serializes read-modify-write updates of the credential store.
+    credential_store: std::sync::Mutex<()>,
 }
 
 impl GitService {
@@ -53,6 +55,7 @@ impl GitService {
                 dirs: ctx.dirs.clone(),
                 env: ctx.env.clone(),
                 shutdown: ctx.shutdown.clone(),
+                credential_store: std::sync::Mutex::new(()),
             }),
         }
     }
