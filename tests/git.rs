@@ -1015,6 +1015,25 @@ async fn http_remote_with_basic_auth() {
     ok(&daemon, "/git/pull", json!({"path": "c", "username": USER, "password": PASSWORD}), 200).await;
     assert_eq!(std::fs::read_to_string(c.join("README.md")).unwrap(), "v2\n");
 
+    // A server-side refusal (a pre-receive hook) is 422 GIT_REMOTE_REJECTED, the ref unchanged.
+    let hook = bare.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho 'locked by policy' >&2\nexit 1\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(c.join("more.txt"), "more\n").unwrap();
+    ok(&daemon, "/git/add", json!({"path": "c", "files": ["more.txt"]}), 200).await;
+    ok(&daemon, "/git/commit", json!({"path": "c", "message": "more", "author": "H", "email": "h@x"}), 200)
+        .await;
+    let body = assert_envelope(
+        post(&daemon, "/git/push", json!({"path": "c", "username": USER, "password": PASSWORD})).await,
+        422,
+        "GIT_REMOTE_REJECTED",
+    )
+    .await;
+    assert!(body["message"].as_str().unwrap().contains("refs/heads/main"), "{body}");
+    assert_ne!(env.git(&bare, &["rev-parse", "main"]), env.git(&c, &["rev-parse", "HEAD"]));
+    std::fs::remove_file(&hook).unwrap();
+
     // A URL with embedded credentials works, and the listing hides the password.
     ok(&daemon, "/git/clone", json!({"url": server.url_with_auth("repo.git"), "path": "embedded"}), 200)
         .await;
