@@ -1,19 +1,93 @@
-//! Git repositories through libgit2: clone, status, branches, commit, push, pull and the rest.
+//! Git repositories through libgit2 (vendored, statically linked): clone, status, branches,
+//! index and commits, remotes with fetch/pull/push, reset/restore, config and stored
+//! credentials.
 //!
-//! Routes: `/git` (see `routes.rs`). Not yet implemented: the service holds no state and the
-//! router serves no route, so these paths answer 404 in the error envelope.
+//! Invariants:
+//! - Every libgit2 call runs on the blocking pool ([`GitService::blocking`]); no `Repository` is
+//!   ever touched on the async reactor, so a long clone never stalls other requests.
+//! - A repository is opened at exactly the given path (no upward search for `.git`).
+//! - Credentials are tried at most once per request ([`credentials`]), so a wrong password is a
+//!   quick `GIT_AUTH_FAILED`, and every error message is passed through [`error::redact`].
+//! - Network transfers stop when the daemon shuts down (the progress callbacks watch the token).
+//!
+//! This module knows no HTTP: `routes.rs` decodes requests and renders [`GitError`]s.
 
+pub mod branches;
+pub mod clone;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod index;
+pub mod remote;
+pub mod repo;
 pub mod routes;
+pub mod status;
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Dirs;
+use crate::environment::Environment;
 use crate::state::Context;
 
-#[derive(Debug, Clone, Default)]
-pub struct GitService;
+pub use error::{GitError, GitResult};
+
+#[derive(Debug, Clone)]
+pub struct GitService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dirs: Arc<Dirs>,
+    env: Environment,
+    shutdown: CancellationToken,
+    /// Serializes read-modify-write updates of the credential store.
+    credential_store: std::sync::Mutex<()>,
+}
 
 impl GitService {
-    pub fn new(_ctx: &Context) -> Self {
-        GitService
+    pub fn new(ctx: &Context) -> Self {
+        GitService {
+            inner: Arc::new(Inner {
+                dirs: ctx.dirs.clone(),
+                env: ctx.env.clone(),
+                shutdown: ctx.shutdown.clone(),
+                credential_store: std::sync::Mutex::new(()),
+            }),
+        }
     }
 
+    /// Nothing to stop: transfers in flight watch the shared shutdown token and abort.
     pub async fn shutdown(&self) {}
+
+    /// Resolves a user path against the work dir.
+    pub(crate) fn resolve(&self, path: &str) -> PathBuf {
+        self.inner.dirs.resolve_path(path)
+    }
+
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.inner.dirs.data
+    }
+
+    pub(crate) fn env(&self) -> &Environment {
+        &self.inner.env
+    }
+
+    pub(crate) fn cancel_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    /// Runs libgit2 work on the blocking pool.
+    pub(crate) async fn blocking<T, F>(&self, work: F) -> GitResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> GitResult<T> + Send + 'static,
+    {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|err| GitError::Internal(format!("git task failed: {err}")))?
+    }
 }
