@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -75,7 +75,8 @@ pub fn with_middleware(router: Router<AppState>, state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::require_token))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::render_envelope))
-        .layer(TraceLayer::new_for_http())
+        // Failures are logged once, with their message, by `render_envelope`.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
         .with_state(state)
 }
 

@@ -23,8 +23,12 @@ pub async fn render_envelope(request: Request, next: Next) -> Response {
         return response;
     };
     let status = response.status();
-    if status.is_server_error() {
+    if status == axum::http::StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} failed: {}", body.message);
+    } else if status.is_server_error() {
+        // 502/503 describe the sandbox's state (an app not listening yet, no desktop), not a
+        // daemon fault.
+        tracing::warn!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} failed: {}", body.message);
     } else {
         tracing::debug!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} rejected: {}", body.message);
     }
