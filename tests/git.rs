@@ -1209,3 +1209,30 @@ async fn passwords_never_reach_the_log_or_responses() {
     assert!(log_text.contains("/git/clone"), "the log records the failures: {log_text}");
     assert!(!log_text.contains(PASSWORD) && !log_text.contains("Wr0ngPassw0rd"), "{log_text}");
 }
+
+#[tokio::test]
+async fn repositories_owned_by_another_user_are_usable() {
+    if skip() {
+        return;
+    }
+    skip_unless!(rustix::process::geteuid().is_root(), "chown to another user needs root");
+    let env = Env::new();
+    let daemon = env.daemon();
+    let repo = daemon.work().join("theirs");
+    std::fs::create_dir(&repo).unwrap();
+    env.git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("a.txt"), "a\n").unwrap();
+    env.git(&repo, &["add", "."]);
+    env.git(&repo, &["commit", "-q", "-m", "theirs"]);
+    let status = Command::new("chown").args(["-R", "4321:4321"]).arg(&repo).status().unwrap();
+    assert!(status.success());
+
+    // A sandbox user's checkout, read and changed by a daemon running as root (git's
+    // safe.directory guard would refuse it; the daemon does not apply it).
+    let status = get_json(&daemon, "/git/status?path=theirs").await;
+    assert_eq!(status["currentBranch"], "main");
+    std::fs::write(repo.join("b.txt"), "b\n").unwrap();
+    ok(&daemon, "/git/add", json!({"path": "theirs", "files": ["b.txt"]}), 200).await;
+    let staged = env.git_output(&repo, &["-c", "safe.directory=*", "diff", "--cached", "--name-only"]);
+    assert_eq!(String::from_utf8_lossy(&staged.stdout).trim(), "b.txt");
+}

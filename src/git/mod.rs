@@ -8,7 +8,8 @@
 //! - A repository is opened at exactly the given path (no upward search for `.git`).
 //! - Credentials are tried at most once per request ([`credentials`]), so a wrong password is a
 //!   quick `GIT_AUTH_FAILED`, and every error message is passed through [`error::redact`].
-//! - Network transfers stop when the daemon shuts down (the progress callbacks watch the token).
+//! - Network transfers stop when the daemon shuts down (the progress callbacks watch the token)
+//!   and time out when a server stalls (`sys::libgit2` sets libgit2's connect and I/O timeouts).
 //!
 //! This module knows no HTTP: `routes.rs` decodes requests and renders [`GitError`]s.
 
@@ -50,6 +51,7 @@ struct Inner {
 
 impl GitService {
     pub fn new(ctx: &Context) -> Self {
+        crate::sys::libgit2::configure();
         GitService {
             inner: Arc::new(Inner {
                 dirs: ctx.dirs.clone(),

@@ -2,6 +2,7 @@
 //! ever needed, lives only here, each block with a `// SAFETY:` comment.
 
 pub mod init;
+pub mod libgit2;
 pub mod tree;
 
 /// Completes on the first SIGTERM or SIGINT.
