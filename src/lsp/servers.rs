@@ -29,8 +29,9 @@ use crate::lsp::error::LspError;
 
 /// How long `initialize` may take (tsserver loads the project's configuration first).
 pub(crate) const INITIALIZE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long any other request may take (jedi's first completion in a big environment is slow).
-pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long any other request may take: jedi's first completion loads the whole standard
+/// library and takes a minute on a busy two-core sandbox. A crashed server fails at once anyway.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long `shutdown` may take before the server is killed.
 pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3);
 
