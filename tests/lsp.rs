@@ -260,6 +260,14 @@ async fn typescript_and_javascript_completions_and_symbols() {
     );
 
     post_ok(&daemon, "/lsp/start", &server("typescript", &dir)).await;
+    // tsserver has no project before a file is open; the daemon lends it one for the search.
+    let found = get_json(
+        &daemon,
+        "/lsp/workspacesymbols",
+        &[("query", "Greeter"), ("languageId", "typescript"), ("pathToProject", dir.to_str().unwrap())],
+    )
+    .await;
+    assert!(names(&found).contains(&"Greeter"), "{found}");
     post_ok(&daemon, "/lsp/did-open", &document("typescript", &dir, "greeter.ts")).await;
     let list = completions(&daemon, "typescript", &dir, "greeter.ts", 7, 2).await;
     for member in ["greet", "greeting", "farewell"] {

@@ -227,8 +227,9 @@ impl LspService {
         server.document_symbols(&document).await
     }
 
-    /// Symbols across the project whose name contains `query`. Servers without
-    /// `workspace/symbol` (pylsp) are asked for the document symbols of each project file.
+    /// Symbols across the project matching `query`. Servers without `workspace/symbol` (pylsp)
+    /// are asked for the document symbols of each project file, kept when the name contains
+    /// `query` (case-insensitive); the search stops after [`FALLBACK_MAX_FILES`] files.
     pub async fn workspace_symbols(
         &self,
         language_id: &str,
@@ -237,13 +238,21 @@ impl LspService {
     ) -> Result<Vec<Symbol>, LspError> {
         let key = self.key(language_id, project)?;
         let server = self.inner.servers.get(&key).await?;
-        if server.has_workspace_symbols() {
-            return server.workspace_symbols(query).await;
-        }
         let root = key.project.clone();
         let extensions = key.language.extensions();
-        let files =
-            tokio::task::spawn_blocking(move || project_files(&root, extensions)).await.unwrap_or_default();
+        if server.has_workspace_symbols() {
+            if server.has_open_documents().await {
+                return server.workspace_symbols(query).await;
+            }
+            // tsserver builds its project from an open file: lend it one for the search.
+            let first = tokio::task::spawn_blocking(move || project_files(&root, extensions, 1)).await;
+            let Some(path) = first.unwrap_or_default().pop() else { return Ok(Vec::new()) };
+            let document = Document { uri: path_to_uri(&path)?, path };
+            return server.with_document(&document, async || server.workspace_symbols(query).await).await;
+        }
+        let files = tokio::task::spawn_blocking(move || project_files(&root, extensions, FALLBACK_MAX_FILES))
+            .await
+            .unwrap_or_default();
         let needle = query.to_lowercase();
         let mut symbols = Vec::new();
         for path in files {
@@ -262,14 +271,14 @@ impl LspService {
 }
 
 /// Source files of the project, honouring `.gitignore` and skipping hidden directories.
-fn project_files(root: &Path, extensions: &[&str]) -> Vec<PathBuf> {
+fn project_files(root: &Path, extensions: &[&str], limit: usize) -> Vec<PathBuf> {
     ignore::WalkBuilder::new(root)
         .build()
         .filter_map(Result::ok)
         .filter(|entry| entry.file_type().is_some_and(|t| t.is_file()))
         .map(ignore::DirEntry::into_path)
         .filter(|path| path.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.contains(&e)))
-        .take(FALLBACK_MAX_FILES)
+        .take(limit)
         .collect()
 }
 

@@ -262,7 +262,7 @@ impl Server {
 
     /// Runs `f` with the document open: as the client opened it, or else opened from disk for
     /// the duration of the request (servers such as tsserver answer nothing for closed files).
-    async fn with_document<T>(
+    pub(crate) async fn with_document<T>(
         &self,
         document: &Document,
         f: impl AsyncFnOnce() -> Result<T, LspError>,
@@ -339,6 +339,11 @@ impl Server {
             Some(DocumentSymbolResponse::Nested(nested)) => flatten(&document.uri, nested, &mut symbols),
         }
         Ok(symbols)
+    }
+
+    /// Whether any document is open (tsserver has no project to search until one is).
+    pub(crate) async fn has_open_documents(&self) -> bool {
+        !self.documents.lock().await.is_empty()
     }
 
     /// Whether the server answers `workspace/symbol` itself (pylsp does not).
