@@ -142,14 +142,12 @@ impl LspClient {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         lock(&self.inner.pending).insert(id, tx);
+        // Forgets the waiter however this function ends, a dropped (cancelled) call included.
+        let _pending = PendingGuard { inner: &self.inner, id };
         let message = envelope(Some(id), R::METHOD, params, self.name(), R::METHOD)?;
-        if let Err(err) = self.inner.write(&message).await {
-            lock(&self.inner.pending).remove(&id);
-            return Err(err);
-        }
+        self.inner.write(&message).await?;
         // The I/O task may have drained the waiters just before this one was registered.
         if let Some(err) = self.exited_error() {
-            lock(&self.inner.pending).remove(&id);
             return Err(err);
         }
         let outcome = tokio::time::timeout(timeout, rx).await;
@@ -170,7 +168,6 @@ impl LspClient {
                 }));
             }
             Err(_elapsed) => {
-                lock(&self.inner.pending).remove(&id);
                 let cancel = lsp_types::CancelParams { id: lsp_types::NumberOrString::Number(id as i32) };
                 let _ = self.notify::<lsp_types::notification::Cancel>(cancel).await;
                 return Err(LspError::Timeout {
@@ -212,6 +209,17 @@ impl LspClient {
         }
         self.inner.kill.cancel();
         self.inner.finished.cancelled().await;
+    }
+}
+
+struct PendingGuard<'a> {
+    inner: &'a Inner,
+    id: i64,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.inner.pending).remove(&self.id);
     }
 }
 

@@ -56,6 +56,9 @@ pub enum LspError {
 
     #[error("the daemon is shutting down")]
     ShuttingDown,
+
+    #[error("the language-server task failed: {0}")]
+    Task(String),
 }
 
 impl From<LspError> for ApiError {
@@ -75,7 +78,8 @@ impl From<LspError> for ApiError {
             LspError::NotInstalled { .. }
             | LspError::Spawn { .. }
             | LspError::Server { .. }
-            | LspError::Protocol { .. } => ApiError::internal(message),
+            | LspError::Protocol { .. }
+            | LspError::Task(_) => ApiError::internal(message),
             LspError::Exited { .. } | LspError::ShuttingDown => ApiError::service_unavailable(message),
             LspError::Timeout { .. } => ApiError::request_timeout(message),
         }

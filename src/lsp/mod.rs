@@ -196,12 +196,12 @@ impl LspService {
 
     pub async fn did_open(&self, language_id: &str, project: &str, uri: &str) -> Result<(), LspError> {
         let (server, document) = self.server_and_document(language_id, project, uri).await?;
-        server.did_open(&document).await
+        to_completion(async move { server.did_open(&document).await }).await
     }
 
     pub async fn did_close(&self, language_id: &str, project: &str, uri: &str) -> Result<(), LspError> {
         let (server, document) = self.server_and_document(language_id, project, uri).await?;
-        server.did_close(&document).await
+        to_completion(async move { server.did_close(&document).await }).await
     }
 
     /// Completions at a zero-based position (line 0, character 0 included).
@@ -214,7 +214,7 @@ impl LspService {
         context: Option<CompletionContext>,
     ) -> Result<CompletionList, LspError> {
         let (server, document) = self.server_and_document(language_id, project, uri).await?;
-        server.completions(&document, position, context).await
+        to_completion(async move { server.completions(&document, position, context).await }).await
     }
 
     pub async fn document_symbols(
@@ -224,7 +224,7 @@ impl LspService {
         uri: &str,
     ) -> Result<Vec<Symbol>, LspError> {
         let (server, document) = self.server_and_document(language_id, project, uri).await?;
-        server.document_symbols(&document).await
+        to_completion(async move { server.document_symbols(&document).await }).await
     }
 
     /// Symbols across the project matching `query`. Servers without `workspace/symbol` (pylsp)
@@ -238,36 +238,52 @@ impl LspService {
     ) -> Result<Vec<Symbol>, LspError> {
         let key = self.key(language_id, project)?;
         let server = self.inner.servers.get(&key).await?;
-        let root = key.project.clone();
-        let extensions = key.language.extensions();
-        if server.has_workspace_symbols() {
-            if server.has_open_documents().await {
-                return server.workspace_symbols(query).await;
-            }
-            // tsserver builds its project from an open file: lend it one for the search.
-            let first = tokio::task::spawn_blocking(move || project_files(&root, extensions, 1)).await;
-            let Some(path) = first.unwrap_or_default().pop() else { return Ok(Vec::new()) };
-            let document = Document { uri: path_to_uri(&path)?, path };
-            return server.with_document(&document, async || server.workspace_symbols(query).await).await;
-        }
-        let files = tokio::task::spawn_blocking(move || project_files(&root, extensions, FALLBACK_MAX_FILES))
-            .await
-            .unwrap_or_default();
-        let needle = query.to_lowercase();
-        let mut symbols = Vec::new();
-        for path in files {
-            let document = Document { uri: path_to_uri(&path)?, path };
-            match server.document_symbols(&document).await {
-                Ok(found) => {
-                    symbols.extend(found.into_iter().filter(|s| s.name.to_lowercase().contains(&needle)))
-                }
-                // A file that vanished or cannot be read is skipped; the rest still answer.
-                Err(LspError::ReadDocument { .. } | LspError::DocumentTooLarge { .. }) => {}
-                Err(err) => return Err(err),
-            }
-        }
-        Ok(symbols)
+        let query = query.to_owned();
+        to_completion(async move { search_symbols(&server, &key, &query).await }).await
     }
+}
+
+/// Runs document work on a task of its own, so a client that hangs up mid-request cannot
+/// leave the document bookkeeping half done (a borrowed document never closed, or a
+/// `didOpen` sent but not recorded).
+async fn to_completion<T: Send + 'static>(
+    work: impl Future<Output = Result<T, LspError>> + Send + 'static,
+) -> Result<T, LspError> {
+    tokio::spawn(work).await.map_err(|err| LspError::Task(err.to_string()))?
+}
+
+/// `workspace/symbol`, or the document symbols of each project file when the server has none.
+async fn search_symbols(server: &Server, key: &ServerKey, query: &str) -> Result<Vec<Symbol>, LspError> {
+    let extensions = key.language.extensions();
+    if server.has_workspace_symbols() {
+        let root = key.project.clone();
+        if server.has_open_documents().await {
+            return server.workspace_symbols(query).await;
+        }
+        // tsserver builds its project from an open file: lend it one for the search.
+        let first = tokio::task::spawn_blocking(move || project_files(&root, extensions, 1)).await;
+        let Some(path) = first.unwrap_or_default().pop() else { return Ok(Vec::new()) };
+        let document = Document { uri: path_to_uri(&path)?, path };
+        return server.with_document(&document, async || server.workspace_symbols(query).await).await;
+    }
+    let root = key.project.clone();
+    let files = tokio::task::spawn_blocking(move || project_files(&root, extensions, FALLBACK_MAX_FILES))
+        .await
+        .unwrap_or_default();
+    let needle = query.to_lowercase();
+    let mut symbols = Vec::new();
+    for path in files {
+        let document = Document { uri: path_to_uri(&path)?, path };
+        match server.document_symbols(&document).await {
+            Ok(found) => {
+                symbols.extend(found.into_iter().filter(|s| s.name.to_lowercase().contains(&needle)))
+            }
+            // A file that vanished or cannot be read is skipped; the rest still answer.
+            Err(LspError::ReadDocument { .. } | LspError::DocumentTooLarge { .. }) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(symbols)
 }
 
 /// Source files of the project, honouring `.gitignore` and skipping hidden directories.
