@@ -498,6 +498,29 @@ async fn a_missing_server_is_a_clear_error_naming_how_to_install_it() {
 }
 
 #[tokio::test]
+async fn a_server_that_dies_while_starting_is_reported_with_its_output() {
+    let bin = tempfile::tempdir().unwrap();
+    let fake = bin.path().join("pylsp");
+    std::fs::write(&fake, "#!/bin/sh\necho 'ModuleNotFoundError: No module named pylsp' >&2\nexit 3\n")
+        .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.path().display());
+    let daemon = Daemon::spawn_with(Options { env: vec![("PATH", &path)], ..Default::default() });
+    let dir = project(&daemon, "p", &[]);
+
+    let started = Instant::now();
+    let response = post(&daemon, "/lsp/start", &server("python", &dir)).await;
+    let body = assert_envelope(response, 500, "INTERNAL_SERVER_ERROR").await;
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("error starting LSP server"), "{message}");
+    assert!(message.contains("exit status: 3") && message.contains("No module named pylsp"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(10), "no hang");
+    assert_eq!(descendants(daemon.pid()), vec![]);
+    let response = post(&daemon, "/lsp/did-open", &document("python", &dir, "a.py")).await;
+    assert_envelope(response, 400, "LSP_SERVER_NOT_INITIALIZED").await;
+}
+
+#[tokio::test]
 async fn a_crashed_server_fails_fast_and_can_be_started_again() {
     skip_unless!(have("pylsp"), "pylsp is not installed (pip install python-lsp-server)");
     let daemon = Daemon::spawn();

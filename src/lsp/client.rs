@@ -78,6 +78,8 @@ struct Inner {
     /// Cancelled once the I/O task has killed and reaped the server.
     finished: CancellationToken,
     stderr_tail: Mutex<VecDeque<String>>,
+    /// Cancelled when the server's stderr reaches EOF.
+    stderr_closed: CancellationToken,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -111,6 +113,7 @@ impl LspClient {
             kill: CancellationToken::new(),
             finished: CancellationToken::new(),
             stderr_tail: Mutex::new(VecDeque::with_capacity(STDERR_TAIL_LINES)),
+            stderr_closed: CancellationToken::new(),
         });
         tokio::spawn(drain_stderr(Arc::clone(&inner), stderr));
         tokio::spawn(run_io(Arc::clone(&inner), child, stdout, workspace_folders));
@@ -232,10 +235,12 @@ impl Inner {
             stdin.write_all(body).await?;
             stdin.flush().await
         };
-        written.await.map_err(|err| {
-            let detail = lock(&self.exited).clone().unwrap_or_else(|| format!("writing to it failed: {err}"));
-            LspError::Exited { server: self.name.clone(), detail }
-        })
+        let Err(err) = written.await else { return Ok(()) };
+        drop(stdin);
+        // A broken pipe means the server is gone; its I/O task is about to record how.
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.finished.cancelled()).await;
+        let detail = lock(&self.exited).clone().unwrap_or_else(|| format!("writing to it failed: {err}"));
+        Err(LspError::Exited { server: self.name.clone(), detail })
     }
 
     fn stderr_tail(&self) -> String {
@@ -435,6 +440,8 @@ async fn run_io(inner: Arc<Inner>, mut child: Child, stdout: ChildStdout, worksp
     let reason = match (inner.stopping.load(Ordering::SeqCst), ended) {
         (true, _) | (false, None) => "it was stopped".to_owned(),
         (false, Some(what)) => {
+            // The last words of a crash are on stderr, which may still be in flight.
+            let _ = tokio::time::timeout(Duration::from_millis(500), inner.stderr_closed.cancelled()).await;
             let mut reason = format!("it {what} and {}", describe(status));
             let tail = inner.stderr_tail();
             if !tail.is_empty() {
@@ -472,6 +479,7 @@ async fn drain_stderr(inner: Arc<Inner>, stderr: tokio::process::ChildStderr) {
         }
         tail.push_back(line.chars().take(500).collect());
     }
+    inner.stderr_closed.cancel();
 }
 
 #[cfg(test)]

@@ -42,6 +42,10 @@ pub enum LspError {
     #[error("error starting LSP server {server}: {source}")]
     Spawn { server: &'static str, source: std::io::Error },
 
+    /// The server started but failed the `initialize` handshake.
+    #[error("error starting LSP server: {0}")]
+    Handshake(String),
+
     #[error("{server} exited: {detail}; start it again with POST /lsp/start")]
     Exited { server: String, detail: String },
 
@@ -77,6 +81,7 @@ impl From<LspError> for ApiError {
             // The contract answers every start failure with a 500; the message says what to do.
             LspError::NotInstalled { .. }
             | LspError::Spawn { .. }
+            | LspError::Handshake(_)
             | LspError::Server { .. }
             | LspError::Protocol { .. }
             | LspError::Task(_) => ApiError::internal(message),

@@ -172,7 +172,10 @@ impl LspService {
             serde_json::json!([{ "uri": root_uri.as_str(), "name": key.project.display().to_string() }]);
         let client = LspClient::spawn(launch, folders)?;
         tracing::info!("started {}", client.name());
-        Server::initialize(client, key.language, &key.project, root_uri).await
+        Server::initialize(client, key.language, &key.project, root_uri).await.map_err(|err| match err {
+            LspError::Exited { server, detail } => LspError::Handshake(format!("{server} exited: {detail}")),
+            other => LspError::Handshake(other.to_string()),
+        })
     }
 
     /// Sends `shutdown` and `exit`, then makes sure the process group is gone.

@@ -194,7 +194,9 @@ def test_a_crashed_server_fails_fast_and_restarts(sdk_lsp, daemon):
     path = str(project / "shapes.py")
     lsp = sdk_lsp("python", str(project))
     lsp.start()
-    [pid] = [pid for pid, cmd in descendants(daemon.proc.pid) if "pylsp" in cmd]
+    servers = [pid for pid, cmd in descendants(daemon.proc.pid) if "pylsp" in cmd]
+    assert len(servers) == 1, descendants(daemon.proc.pid)
+    pid = servers[0]
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while pid in dict(descendants(daemon.proc.pid)) and time.monotonic() < deadline:
@@ -203,9 +205,10 @@ def test_a_crashed_server_fails_fast_and_restarts(sdk_lsp, daemon):
     started = time.monotonic()
     with pytest.raises(DaytonaError) as failure:
         lsp.did_open(path)
-    assert time.monotonic() - started < 5
-    assert failure.value.status_code == 503
-    assert "exited" in str(failure.value) and "start it again" in str(failure.value)
+    message = str(failure.value)
+    assert time.monotonic() - started < 5, message
+    assert failure.value.status_code == 503, message
+    assert "exited" in message and "start it again" in message
 
     lsp.start()
     lsp.did_open(path)
