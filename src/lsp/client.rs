@@ -147,12 +147,13 @@ impl LspClient {
         lock(&self.inner.pending).insert(id, tx);
         // Forgets the waiter however this function ends, a dropped (cancelled) call included.
         let _pending = PendingGuard { inner: &self.inner, id };
-        let message = envelope(Some(id), R::METHOD, params, self.name(), R::METHOD)?;
-        self.inner.write(&message).await?;
-        // The I/O task may have drained the waiters just before this one was registered.
+        // The I/O task records the exit before it drains the waiters: if it drained them just
+        // before this one was registered, the exit is visible now.
         if let Some(err) = self.exited_error() {
             return Err(err);
         }
+        let message = envelope(Some(id), R::METHOD, params, self.name(), R::METHOD)?;
+        self.inner.write(&message).await?;
         let outcome = tokio::time::timeout(timeout, rx).await;
         let value = match outcome {
             Ok(Ok(Ok(value))) => value,
