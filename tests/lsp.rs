@@ -335,6 +335,12 @@ async fn did_open_content_is_what_completion_sees() {
     post_ok(&daemon, "/lsp/did-open", &document("python", &dir, "box.py")).await;
     let list = completions(&daemon, "python", &dir, "box.py", 9, 2).await;
     assert!(has_label(&list, "second_method"), "{:?}", labels(&list));
+
+    // Once closed, a request reads the file from disk again.
+    post_ok(&daemon, "/lsp/did-close", &document("python", &dir, "box.py")).await;
+    std::fs::write(dir.join("box.py"), second.replace("second_method", "third_method")).unwrap();
+    let list = completions(&daemon, "python", &dir, "box.py", 9, 2).await;
+    assert!(has_label(&list, "third_method"), "{:?}", labels(&list));
     post_ok(&daemon, "/lsp/stop", &server("python", &dir)).await;
 }
 

@@ -235,3 +235,29 @@ impl From<Symbol> for LspSymbol {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completion_documentation_is_always_an_object() {
+        let plain = lsp_types::CompletionItem {
+            label: "area".into(),
+            kind: Some(lsp_types::CompletionItemKind::METHOD),
+            documentation: Some(Documentation::String("Area of the circle.".into())),
+            ..Default::default()
+        };
+        let item = serde_json::to_value(CompletionItem::from(plain)).unwrap();
+        assert_eq!(
+            item,
+            serde_json::json!({ "label": "area", "kind": 2,
+                "documentation": { "kind": "plaintext", "value": "Area of the circle." } })
+        );
+        let list = CompletionList::from(lsp_types::CompletionList { is_incomplete: false, items: vec![] });
+        assert_eq!(
+            serde_json::to_value(list).unwrap(),
+            serde_json::json!({ "isIncomplete": false, "items": [] })
+        );
+    }
+}
