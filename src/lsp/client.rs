@@ -6,8 +6,8 @@
 //! client (configuration, progress tokens, capability registration) so the server never
 //! stalls waiting for us, and drops notifications (diagnostics, log messages).
 //!
-//! When stdout reaches EOF (the server exited or crashed) or the client is told to stop, the
-//! I/O task kills the server's whole process group (typescript-language-server runs tsserver
+//! When stdout reaches EOF, the server process exits (checked every 250 ms without reaping it,
+//! since a grandchild may hold stdout open) or the client is told to stop, the I/O task kills the server's whole process group (typescript-language-server runs tsserver
 //! children), reaps the leader, fails every waiting request and records why, so later requests
 //! fail at once instead of hanging. The group is killed *before* the leader is reaped: an
 //! unreaped leader keeps its pid, so the group id cannot have been reused.
@@ -36,6 +36,8 @@ const MAX_HEADER_LINE: u64 = 8 * 1024;
 const STDERR_TAIL_LINES: usize = 20;
 /// How long a server gets to exit after `exit` before its process group is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
+/// How often the server process is checked for an exit that its output did not reveal.
+const EXIT_CHECK: Duration = Duration::from_millis(250);
 
 /// How the server process is started.
 #[derive(Debug)]
@@ -410,6 +412,11 @@ async fn read_frame<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<
 /// process group, reaps the server and fails whatever still waits.
 async fn run_io(inner: Arc<Inner>, mut child: Child, stdout: ChildStdout, workspace_folders: Value) {
     let mut reader = BufReader::new(stdout);
+    let pid = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
+    // Output EOF alone misses a crash when a grandchild inherited the server's stdio: the pipe
+    // stays open though the server is dead. So the leader is watched too (without reaping it).
+    let mut exit_check = tokio::time::interval(EXIT_CHECK);
+    exit_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let ended = loop {
         tokio::select! {
             () = inner.kill.cancelled() => break None,
@@ -418,12 +425,16 @@ async fn run_io(inner: Arc<Inner>, mut child: Child, stdout: ChildStdout, worksp
                     Ok(message) => inner.dispatch(message, &workspace_folders),
                     Err(err) => tracing::debug!(server = %inner.name, "ignoring a message that is not JSON: {err}"),
                 },
-                Ok(None) => break Some("closed its output".to_owned()),
-                Err(err) => break Some(format!("broke the message framing ({err})")),
+                Ok(None) => break Some(String::new()),
+                Err(err) => break Some(format!("broke the message framing ({err}), then ")),
             },
+            _ = exit_check.tick() => {
+                if pid.is_none_or(has_exited) {
+                    break Some(String::new());
+                }
+            }
         }
     };
-    let pid = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
     if ended.is_some() && inner.stopping.load(Ordering::SeqCst) {
         // A deliberate `exit`: give the leader a moment to finish before the group is killed.
         let _ = tokio::time::timeout(EXIT_GRACE, async {
@@ -443,7 +454,7 @@ async fn run_io(inner: Arc<Inner>, mut child: Child, stdout: ChildStdout, worksp
         (false, Some(what)) => {
             // The last words of a crash are on stderr, which may still be in flight.
             let _ = tokio::time::timeout(Duration::from_millis(500), inner.stderr_closed.cancelled()).await;
-            let mut reason = format!("it {what} and {}", describe(status));
+            let mut reason = format!("{what}{}", describe(status));
             let tail = inner.stderr_tail();
             if !tail.is_empty() {
                 reason.push_str(&format!("; its last output: {tail}"));
@@ -458,7 +469,7 @@ async fn run_io(inner: Arc<Inner>, mut child: Child, stdout: ChildStdout, worksp
 
 fn describe(status: std::io::Result<ExitStatus>) -> String {
     match status {
-        Ok(status) => format!("exited with {status}"),
+        Ok(status) => status.to_string(),
         Err(err) => format!("could not be reaped ({err})"),
     }
 }

@@ -148,7 +148,13 @@ impl LspService {
         if self.inner.shutdown.is_cancelled() {
             return Err(LspError::ShuttingDown);
         }
-        self.inner.servers.start(&key, async || self.launch(&key).await).await
+        // On a task of its own: a client hanging up mid-start must not drop a spawned server
+        // before it is registered, where nothing would ever stop it.
+        let service = self.clone();
+        to_completion(
+            async move { service.inner.servers.start(&key, async || service.launch(&key).await).await },
+        )
+        .await
     }
 
     async fn launch(&self, key: &ServerKey) -> Result<Server, LspError> {
@@ -181,7 +187,8 @@ impl LspService {
     /// Sends `shutdown` and `exit`, then makes sure the process group is gone.
     pub async fn stop(&self, language_id: &str, project: &str) -> Result<(), LspError> {
         let key = self.key(language_id, project)?;
-        self.inner.servers.stop(&key).await
+        let service = self.clone();
+        to_completion(async move { service.inner.servers.stop(&key).await }).await
     }
 
     async fn server_and_document(
@@ -246,9 +253,9 @@ impl LspService {
     }
 }
 
-/// Runs document work on a task of its own, so a client that hangs up mid-request cannot
-/// leave the document bookkeeping half done (a borrowed document never closed, or a
-/// `didOpen` sent but not recorded).
+/// Runs work on a task of its own, so a client that hangs up mid-request cannot leave it half
+/// done (a server spawned but not registered, a borrowed document never closed, a `didOpen`
+/// sent but not recorded).
 async fn to_completion<T: Send + 'static>(
     work: impl Future<Output = Result<T, LspError>> + Send + 'static,
 ) -> Result<T, LspError> {
