@@ -27,8 +27,9 @@ use crate::lsp::Language;
 use crate::lsp::client::LspClient;
 use crate::lsp::error::LspError;
 
-/// How long `initialize` may take (tsserver loads the project's configuration first).
-pub(crate) const INITIALIZE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `initialize` may take: tsserver loads the project first, which on a busy
+/// two-core sandbox has been seen to take most of a minute.
+pub(crate) const INITIALIZE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long any other request may take: jedi's first completion loads the whole standard
 /// library and takes a minute on a busy two-core sandbox. A crashed server fails at once anyway.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
