@@ -87,8 +87,9 @@ async fn completions(
     let mut body = document(language, project, file);
     body["position"] = json!({ "line": line, "character": character });
     let response = post(daemon, "/lsp/completions", &body).await;
-    assert_eq!(response.status(), 200);
+    let status = response.status();
     let list: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}: {list}");
     assert!(list["isIncomplete"].is_boolean(), "{list}");
     assert!(list["items"].is_array(), "items is always an array: {list}");
     for item in list["items"].as_array().unwrap() {

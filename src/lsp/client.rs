@@ -408,23 +408,40 @@ async fn read_frame<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<
     Ok(Some(body))
 }
 
+type FrameRead = std::pin::Pin<
+    Box<dyn Future<Output = (BufReader<ChildStdout>, std::io::Result<Option<Vec<u8>>>)> + Send>,
+>;
+
+/// The next frame, as a future that owns the reader so it can outlive a `select!` round.
+fn next_frame(mut reader: BufReader<ChildStdout>) -> FrameRead {
+    Box::pin(async move {
+        let frame = read_frame(&mut reader).await;
+        (reader, frame)
+    })
+}
+
 /// Reads the server's output until it ends or the client is told to stop, then kills the
 /// process group, reaps the server and fails whatever still waits.
 async fn run_io(inner: Arc<Inner>, mut child: Child, stdout: ChildStdout, workspace_folders: Value) {
-    let mut reader = BufReader::new(stdout);
     let pid = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
     // Output EOF alone misses a crash when a grandchild inherited the server's stdio: the pipe
     // stays open though the server is dead. So the leader is watched too (without reaping it).
     let mut exit_check = tokio::time::interval(EXIT_CHECK);
     exit_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // `read_frame` is not cancel-safe (a half-read frame would be lost), so the read in
+    // progress survives the other branches firing and is replaced only once it completes.
+    let mut reading = next_frame(BufReader::new(stdout));
     let ended = loop {
         tokio::select! {
             () = inner.kill.cancelled() => break None,
-            frame = read_frame(&mut reader) => match frame {
-                Ok(Some(bytes)) => match serde_json::from_slice::<Value>(&bytes) {
-                    Ok(message) => inner.dispatch(message, &workspace_folders),
-                    Err(err) => tracing::debug!(server = %inner.name, "ignoring a message that is not JSON: {err}"),
-                },
+            (reader, frame) = &mut reading => match frame {
+                Ok(Some(bytes)) => {
+                    reading = next_frame(reader);
+                    match serde_json::from_slice::<Value>(&bytes) {
+                        Ok(message) => inner.dispatch(message, &workspace_folders),
+                        Err(err) => tracing::debug!(server = %inner.name, "ignoring a message that is not JSON: {err}"),
+                    }
+                }
                 Ok(None) => break Some(String::new()),
                 Err(err) => break Some(format!("broke the message framing ({err}), then ")),
             },
@@ -435,6 +452,7 @@ async fn run_io(inner: Arc<Inner>, mut child: Child, stdout: ChildStdout, worksp
             }
         }
     };
+    drop(reading);
     if ended.is_some() && inner.stopping.load(Ordering::SeqCst) {
         // A deliberate `exit`: give the leader a moment to finish before the group is killed.
         let _ = tokio::time::timeout(EXIT_GRACE, async {
