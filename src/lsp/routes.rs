@@ -51,7 +51,8 @@ async fn stop(State(lsp): State<LspService>, Json(request): Json<LspServerReques
 
 /// Sends the document's current text to the server (`didOpen`, or `didChange` if open).
 #[utoipa::path(post, path = "/lsp/did-open", tag = "lsp", operation_id = "DidOpen", request_body = LspDocumentRequest,
-    responses((status = 200, description = "Opened"), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 200, description = "Opened"), (status = 400, body = ErrorEnvelope),
+        (status = 408, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)))]
 async fn did_open(
     State(lsp): State<LspService>,
     Json(request): Json<LspDocumentRequest>,
@@ -63,7 +64,8 @@ async fn did_open(
 
 /// Tells the server the document is closed.
 #[utoipa::path(post, path = "/lsp/did-close", tag = "lsp", operation_id = "DidClose", request_body = LspDocumentRequest,
-    responses((status = 200, description = "Closed"), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 200, description = "Closed"), (status = 400, body = ErrorEnvelope),
+        (status = 408, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)))]
 async fn did_close(
     State(lsp): State<LspService>,
     Json(request): Json<LspDocumentRequest>,
@@ -76,7 +78,8 @@ async fn did_close(
 /// Completion suggestions at a zero-based position.
 #[utoipa::path(post, path = "/lsp/completions", tag = "lsp", operation_id = "Completions",
     request_body = LspCompletionParams,
-    responses((status = 200, body = CompletionList), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 200, body = CompletionList), (status = 400, body = ErrorEnvelope),
+        (status = 408, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)))]
 async fn completions(
     State(lsp): State<LspService>,
     Json(request): Json<LspCompletionParams>,
@@ -98,7 +101,8 @@ async fn completions(
 /// Symbols (classes, functions, …) of one document, flattened.
 #[utoipa::path(get, path = "/lsp/document-symbols", tag = "lsp", operation_id = "DocumentSymbols",
     params(DocumentSymbolsQuery),
-    responses((status = 200, body = Vec<LspSymbol>), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 200, body = Vec<LspSymbol>), (status = 400, body = ErrorEnvelope),
+        (status = 408, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)))]
 async fn document_symbols(
     State(lsp): State<LspService>,
     Query(query): Query<DocumentSymbolsQuery>,
@@ -113,7 +117,8 @@ async fn document_symbols(
 /// Symbols across the project whose name matches `query`.
 #[utoipa::path(get, path = "/lsp/workspacesymbols", tag = "lsp", operation_id = "WorkspaceSymbols",
     params(WorkspaceSymbolsQuery),
-    responses((status = 200, body = Vec<LspSymbol>), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 200, body = Vec<LspSymbol>), (status = 400, body = ErrorEnvelope),
+        (status = 408, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)))]
 async fn workspace_symbols(
     State(lsp): State<LspService>,
     Query(query): Query<WorkspaceSymbolsQuery>,
