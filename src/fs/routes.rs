@@ -44,6 +44,22 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(upload_file_legacy))
         .routes(routes!(watch_files))
         .routes(routes!(archive_directory))
+        .route_layer(axum::middleware::from_fn(reject_non_utf8_query))
+}
+
+/// A query whose percent-decoded bytes are not UTF-8 cannot name a path faithfully (decoding
+/// it lossily would address a different file): 400 before any handler runs.
+async fn reject_non_utf8_query(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let valid = request.uri().query().is_none_or(|query| {
+        query.split('&').all(|pair| {
+            let pair = pair.replace('+', " ");
+            percent_encoding::percent_decode_str(&pair).decode_utf8().is_ok()
+        })
+    });
+    if !valid {
+        return ApiError::bad_request("query parameters must be valid UTF-8").into_response();
+    }
+    next.run(request).await
 }
 
 fn required(value: Option<String>, message: &str) -> ApiResult<String> {

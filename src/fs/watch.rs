@@ -162,4 +162,21 @@ mod tests {
             events.iter().any(|e| e.kind == "create" && e.path.as_deref() == Some(file.to_str().unwrap()))
         );
     }
+
+    #[tokio::test]
+    async fn a_full_queue_is_reported_as_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watch = Watch::start(dir.path(), false).unwrap();
+        // Nobody reads while more events arrive than the queue holds.
+        for i in 0..(QUEUE + 500) {
+            std::fs::write(dir.path().join(format!("f{i}")), "").unwrap();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !watch.overflow.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let batch = watch.next_batch().await.unwrap();
+        assert_eq!(batch[0], WatchEvent::overflow());
+        assert!(batch.len() > 1);
+    }
 }
