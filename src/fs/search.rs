@@ -138,44 +138,95 @@ fn search_file(
 }
 
 /// Translates a Go `filepath.Match` pattern into globset syntax: `[^…]` negation becomes
-/// `[!…]`, braces are literal, and runs of `*` collapse (Go has no `**`).
+/// `[!…]`, a literal `!`, `]` or `-` in a class is placed where globset reads it literally,
+/// braces are literal, and runs of `*` collapse (Go has no `**`). `None` for a malformed
+/// pattern, which (as in Go) matches nothing.
 fn go_glob(pattern: &str) -> Option<GlobMatcher> {
     let mut out = String::with_capacity(pattern.len() + 8);
     let mut chars = pattern.chars().peekable();
-    let mut in_class = false;
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
-                out.push('\\');
-                out.push(chars.next()?);
+                let escaped = chars.next()?;
+                out.push_str(&globset::escape(&escaped.to_string()));
             }
-            '[' if !in_class => {
-                in_class = true;
-                out.push('[');
-                if chars.peek() == Some(&'^') {
+            '[' => {
+                let negated = chars.peek() == Some(&'^');
+                if negated {
                     chars.next();
+                }
+                let mut singles: Vec<char> = Vec::new();
+                let mut ranges: Vec<(char, char)> = Vec::new();
+                // Go reads `-` and `]` inside a class only when escaped; bare, they are errors
+                // (except `]` closing a non-empty class).
+                let escaped_char = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| -> Option<char> {
+                    match chars.next()? {
+                        '\\' => chars.next(),
+                        '-' | ']' => None,
+                        c => Some(c),
+                    }
+                };
+                loop {
+                    if chars.peek() == Some(&']') && !(singles.is_empty() && ranges.is_empty()) {
+                        chars.next();
+                        break;
+                    }
+                    let lo = escaped_char(&mut chars)?;
+                    if chars.peek() == Some(&'-') {
+                        chars.next();
+                        let hi = escaped_char(&mut chars)?;
+                        if hi < lo {
+                            return None;
+                        }
+                        ranges.push((lo, hi));
+                    } else {
+                        singles.push(lo);
+                    }
+                }
+                if singles.iter().all(|c| *c == '!') && ranges.is_empty() {
+                    // `[!]` would read as an unterminated negation: spell the one character.
+                    out.push_str(if negated { "[!!]" } else { "\\!" });
+                    continue;
+                }
+                out.push('[');
+                if negated {
                     out.push('!');
                 }
-            }
-            ']' if in_class => {
-                in_class = false;
+                // globset reads `]` literally only first, `-` only last, `!` anywhere but first.
+                let first_close = singles.contains(&']');
+                if first_close {
+                    out.push(']');
+                }
+                for (lo, hi) in &ranges {
+                    out.push(*lo);
+                    out.push('-');
+                    out.push(*hi);
+                }
+                let bang = singles.contains(&'!');
+                for c in singles.iter().filter(|c| !matches!(c, ']' | '-' | '!')) {
+                    out.push(*c);
+                }
+                let dash = singles.contains(&'-');
+                if bang {
+                    out.push('!');
+                }
+                if dash {
+                    out.push('-');
+                }
                 out.push(']');
             }
-            '*' if !in_class => {
+            '*' => {
                 while chars.peek() == Some(&'*') {
                     chars.next();
                 }
                 out.push('*');
             }
-            '{' | '}' | ',' if !in_class => {
+            '{' | '}' | ',' => {
                 out.push('\\');
                 out.push(c);
             }
             other => out.push(other),
         }
-    }
-    if in_class {
-        return None;
     }
     GlobBuilder::new(&out)
         .literal_separator(true)
@@ -235,6 +286,19 @@ mod tests {
         assert!(!matches("{a,b}", "a"));
         assert!(matches("**.md", "x.md"));
         assert!(go_glob("[abc").is_none());
+        assert!(matches("[!x]*", "!bang"));
+        assert!(matches("[!x]*", "xray"));
+        assert!(!matches("[!x]*", "abc"));
+        assert!(go_glob("[]a]").is_none());
+        assert!(go_glob("[a-]").is_none());
+        assert!(matches("[\\-a]", "-"));
+        assert!(matches("[\\]a]", "a"));
+        assert!(matches("[!]", "!"));
+        assert!(matches("[^!]", "a"));
+        assert!(!matches("[^!]", "!"));
+        assert!(matches("[\\]]", "]"));
+        assert!(matches("a\\?", "a?"));
+        assert!(!matches("a\\?", "ab"));
     }
 
     #[test]
