@@ -870,3 +870,76 @@ async fn openapi_documents_the_extensions() {
     assert_eq!(doc["paths"]["/files/archive"]["get"]["tags"], json!(["toolboxd"]));
     assert_eq!(doc["paths"]["/files/bulk-upload"]["post"]["operationId"], "UploadFiles");
 }
+
+/// A small tmpfs, unmounted on drop.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount() -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then_some(SmallDisk { dir })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_leaves_the_old_file_and_names_the_reason() {
+    let disk = SmallDisk::mount();
+    skip_unless!(disk.is_some(), "cannot mount a tmpfs here (needs root)");
+    let disk = disk.unwrap();
+    let daemon = Daemon::spawn();
+    let target = disk.dir.path().join("full.txt");
+    fs::write(&target, "old contents").unwrap();
+    let target_str = target.to_str().unwrap();
+
+    let r = daemon
+        .post("/files/upload-v2")
+        .query(&[("path", target_str)])
+        .body(noise(2 * 1024 * 1024, 6))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_envelope_status(r, 507).await;
+    assert!(body["message"].as_str().unwrap().contains("no space left on device"), "{body}");
+    assert_eq!(fs::read(&target).unwrap(), b"old contents");
+    assert_eq!(leftovers(disk.dir.path()), Vec::<String>::new());
+
+    let big = noise(2 * 1024 * 1024, 7);
+    let body = multipart(&[
+        ("files[0].path", None, target_str.as_bytes()),
+        ("files[0].file", Some("x"), &big),
+        ("files[1].path", None, b"fine.txt"),
+        ("files[1].file", Some("x"), b"landed"),
+    ]);
+    let r = bulk_upload(&daemon, body).await;
+    assert_eq!(r.status(), 400);
+    let answer: Value = r.json().await.unwrap();
+    let error = answer["errors"][0].as_str().unwrap();
+    assert!(error.starts_with(&format!("{target_str}: write: no space left on device")), "{answer}");
+    assert_eq!(answer["files"], json!([{"path": "fine.txt", "bytes": 6}]));
+    assert_eq!(fs::read(&target).unwrap(), b"old contents");
+    assert_eq!(leftovers(disk.dir.path()), Vec::<String>::new());
+    assert_eq!(fs::read(daemon.work().join("fine.txt")).unwrap(), b"landed");
+}
+
+/// An envelope with a status the shared helper's code table does not cover (no `code`).
+async fn assert_envelope_status(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["statusCode"], status, "{body}");
+    assert_eq!(body["source"], "DAYTONA_DAEMON", "{body}");
+    body
+}
