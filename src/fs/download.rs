@@ -15,7 +15,7 @@ use super::error::os_text;
 /// The fixed boundary of bulk-download responses.
 pub const BOUNDARY: &str = "DAYTONA-FILE-BOUNDARY";
 /// Bytes read from disk per chunk.
-pub const CHUNK: usize = 256 * 1024;
+pub const CHUNK: usize = 1024 * 1024;
 /// Chunks buffered between the disk reader and the socket.
 const QUEUE: usize = 4;
 
