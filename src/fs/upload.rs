@@ -9,15 +9,18 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
+use bytes::BytesMut;
 use futures_util::Stream;
 use serde::Serialize;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use std::io::Write;
+use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
 use super::error::{FsError, os_text};
 
-/// Batches socket-sized chunks into large writes.
-const WRITE_BUFFER: usize = 512 * 1024;
+/// Socket-sized chunks are gathered into writes of this size; one write runs on the blocking
+/// pool while the next buffer fills, so the network and the disk overlap.
+const WRITE_BUFFER: usize = 1024 * 1024;
 /// Longest `files[i].path` value accepted.
 const MAX_PATH_FIELD: usize = 64 * 1024;
 
@@ -84,7 +87,11 @@ fn umask() -> u32 {
 /// A file being received. Dropping it before [`AtomicUpload::commit`] discards the temp file.
 #[derive(Debug)]
 pub struct AtomicUpload {
-    file: BufWriter<tokio::fs::File>,
+    /// The file, when no write is in flight.
+    file: Option<std::fs::File>,
+    /// The write in flight; it hands the file back.
+    writing: Option<JoinHandle<io::Result<std::fs::File>>>,
+    buffer: BytesMut,
     temp: tempfile::TempPath,
     target: PathBuf,
     bytes: u64,
@@ -125,7 +132,9 @@ impl AtomicUpload {
             .map_err(|err| UploadError::Create { reason: reason(&err), source: err })?;
         let (file, temp) = temp.into_parts();
         Ok(AtomicUpload {
-            file: BufWriter::with_capacity(WRITE_BUFFER, tokio::fs::File::from_std(file)),
+            file: Some(file),
+            writing: None,
+            buffer: BytesMut::with_capacity(WRITE_BUFFER),
             temp,
             target,
             bytes: 0,
@@ -133,11 +142,34 @@ impl AtomicUpload {
     }
 
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), UploadError> {
-        self.file
-            .write_all(chunk)
-            .await
-            .map_err(|err| UploadError::Write { reason: reason(&err), source: err })?;
+        self.buffer.extend_from_slice(chunk);
         self.bytes += chunk.len() as u64;
+        if self.buffer.len() >= WRITE_BUFFER {
+            self.start_write().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the write in flight and gets the file back.
+    async fn settle(&mut self) -> Result<(), UploadError> {
+        if let Some(writing) = self.writing.take() {
+            let file = writing
+                .await
+                .map_err(|err| UploadError::Body(format!("worker failed: {err}")))?
+                .map_err(|err| UploadError::Write { reason: reason(&err), source: err })?;
+            self.file = Some(file);
+        }
+        Ok(())
+    }
+
+    /// Hands the filled buffer to the blocking pool once the previous write is done.
+    async fn start_write(&mut self) -> Result<(), UploadError> {
+        self.settle().await?;
+        let Some(mut file) = self.file.take() else {
+            return Err(UploadError::Body("upload file missing".to_owned()));
+        };
+        let data = std::mem::replace(&mut self.buffer, BytesMut::with_capacity(WRITE_BUFFER)).freeze();
+        self.writing = Some(tokio::task::spawn_blocking(move || file.write_all(&data).map(|()| file)));
         Ok(())
     }
 
@@ -145,8 +177,13 @@ impl AtomicUpload {
     /// and renames it over the target. Returns the number of bytes written.
     pub async fn commit(mut self) -> Result<u64, UploadError> {
         let close = |err: io::Error| UploadError::Close { reason: reason(&err), source: err };
-        self.file.flush().await.map_err(close)?;
-        let file = self.file.into_inner().into_std().await;
+        if !self.buffer.is_empty() {
+            self.start_write().await?;
+        }
+        self.settle().await?;
+        let Some(file) = self.file.take() else {
+            return Err(UploadError::Body("upload file missing".to_owned()));
+        };
         let (temp, target, bytes) = (self.temp, self.target, self.bytes);
         tokio::task::spawn_blocking(move || {
             let previous = std::fs::metadata(&target).ok();
