@@ -4,10 +4,10 @@
 use std::io;
 use std::path::PathBuf;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::Stream;
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
+use std::io::Read;
 use tokio::sync::mpsc;
 
 use super::error::os_text;
@@ -135,44 +135,47 @@ fn open_error(shown: &str, err: &io::Error) -> Bytes {
 }
 
 /// The multipart body of `POST /files/bulk-download`: one part per requested path, in order,
-/// produced by a task that opens one file at a time and feeds a bounded queue. A read error
-/// mid-file ends the stream with an error, so the closing delimiter is missing (the SDK then
-/// reports a truncated response). The task stops as soon as the client is gone.
+/// produced on a blocking thread that opens one file at a time and reads straight into the
+/// chunks it queues (bounded). A read error mid-file ends the stream with an error, so the
+/// closing delimiter is missing (the SDK then reports a truncated response). The thread stops
+/// as soon as the client is gone (the queue closes).
 pub fn bulk_stream(requests: Vec<(String, PathBuf)>) -> impl Stream<Item = io::Result<Bytes>> + Send {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(QUEUE);
-    tokio::spawn(async move {
+    tokio::task::spawn_blocking(move || {
         for (index, (shown, path)) in requests.iter().enumerate() {
             let delimiter =
                 if index == 0 { format!("--{BOUNDARY}\r\n") } else { format!("\r\n--{BOUNDARY}\r\n") };
-            if tx.send(Ok(Bytes::from(delimiter))).await.is_err() {
+            if tx.blocking_send(Ok(Bytes::from(delimiter))).is_err() {
                 return;
             }
-            if !send_part(&tx, shown, path).await {
+            if !send_part(&tx, shown, path) {
                 return;
             }
         }
-        let _ = tx.send(Ok(Bytes::from(format!("\r\n--{BOUNDARY}--\r\n")))).await;
+        let _ = tx.blocking_send(Ok(Bytes::from(format!("\r\n--{BOUNDARY}--\r\n"))));
     });
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
 }
 
 /// Sends one part; false when the stream must stop (client gone or read error).
-async fn send_part(tx: &mpsc::Sender<io::Result<Bytes>>, shown: &str, path: &std::path::Path) -> bool {
+fn send_part(tx: &mpsc::Sender<io::Result<Bytes>>, shown: &str, path: &std::path::Path) -> bool {
+    let send = |item: io::Result<Bytes>| tx.blocking_send(item).is_ok();
     if shown.is_empty() {
-        let part = part_error(shown, 400, "INVALID_FILE_PATH", "invalid file path: path is empty".to_owned());
-        return tx.send(Ok(part)).await.is_ok();
+        return send(Ok(part_error(
+            shown,
+            400,
+            "INVALID_FILE_PATH",
+            "invalid file path: path is empty".to_owned(),
+        )));
     }
-    let opened = match tokio::fs::File::open(path).await {
-        Ok(file) => file.metadata().await.map(|meta| (file, meta)),
-        Err(err) => Err(err),
-    };
-    let (mut file, meta) = match opened {
+    let opened = std::fs::File::open(path).and_then(|file| file.metadata().map(|meta| (file, meta)));
+    let (file, meta) = match opened {
         Ok(opened) => opened,
-        Err(err) => return tx.send(Ok(open_error(shown, &err))).await.is_ok(),
+        Err(err) => return send(Ok(open_error(shown, &err))),
     };
     if meta.is_dir() {
         let message = format!("invalid file path: path points to a directory: {shown}");
-        return tx.send(Ok(part_error(shown, 400, "INVALID_FILE_PATH", message))).await.is_ok();
+        return send(Ok(part_error(shown, 400, "INVALID_FILE_PATH", message)));
     }
     let headers = format!(
         "Content-Disposition: form-data; name=\"file\"; {}\r\nContent-Length: {}\r\nContent-Type: {}\r\n\r\n",
@@ -180,20 +183,22 @@ async fn send_part(tx: &mpsc::Sender<io::Result<Bytes>>, shown: &str, path: &std
         meta.len(),
         content_type_for(shown)
     );
-    if tx.send(Ok(Bytes::from(headers))).await.is_err() {
+    if !send(Ok(Bytes::from(headers))) {
         return false;
     }
+    let mut file = file;
     loop {
-        let mut buf = BytesMut::with_capacity(CHUNK);
-        match file.read_buf(&mut buf).await {
+        // `read_to_end` on a `take` fills spare capacity without zeroing it first.
+        let mut chunk = Vec::with_capacity(CHUNK);
+        match (&mut file).take(CHUNK as u64).read_to_end(&mut chunk) {
             Ok(0) => return true,
             Ok(_) => {
-                if tx.send(Ok(buf.freeze())).await.is_err() {
+                if !send(Ok(Bytes::from(chunk))) {
                     return false;
                 }
             }
             Err(err) => {
-                let _ = tx.send(Err(err)).await;
+                send(Err(err));
                 return false;
             }
         }
