@@ -5,6 +5,8 @@
 #     vs `cat` of the same file to /dev/null. Reports MB/s and the ratio to the baseline.
 #  2. The daemon's peak RSS growth during those transfers (VmRSS sampled every 10 ms from
 #     /proc; the goal is < 32 MiB: nothing is buffered whole).
+#     When nginx is installed (apt-get install nginx), the same transfers against it as a peer
+#     server: WebDAV PUT upload and sendfile GET download, nginx pinned like the daemon.
 #  3. GET /files/find over a tree of ~100k lines vs `rg -n -F` on the same tree (ratio of
 #     medians; the goal is within 1.5x; the daemon's time includes HTTP and JSON).
 # Server pinned to core 1, load and baselines to core 0; medians of $ROUNDS rounds (default 3).
@@ -21,8 +23,10 @@ command -v curl >/dev/null || apt-get install -y -qq curl >/dev/null
 WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/toolboxd-fs-bench.XXXXXX")
 DAEMON_PID=""
 SAMPLER_PID=""
+NGINX_PID=""
 cleanup() {
   [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null || true
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
   [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$WORK"
@@ -61,6 +65,35 @@ for _ in $(seq 100); do grep -q "listening on" "$PORT_FILE" 2>/dev/null && break
 ADDR=$(sed -n 's/^listening on //p' "$PORT_FILE" | head -1)
 URL="http://$ADDR"
 
+NGINX_URL=""
+if command -v nginx >/dev/null; then
+  NPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$WORK/nginx/body"
+  cat > "$WORK/nginx/nginx.conf" <<EOF
+user root;
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events {}
+http {
+  access_log off;
+  sendfile on;
+  client_max_body_size 0;
+  client_body_temp_path $WORK/nginx/body;
+  server {
+    listen 127.0.0.1:$NPORT;
+    root $WORK;
+    location / { dav_methods PUT; create_full_put_path on; }
+  }
+}
+EOF
+  taskset -c 1 nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" 2>/dev/null &
+  NGINX_PID=$!
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$NPORT/" && break; sleep 0.05; done
+  NGINX_URL="http://127.0.0.1:$NPORT"
+fi
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$DAEMON_PID/status"; }
 RSS_BASE=$(rss_kib)
 ( peak=0; while kill -0 "$DAEMON_PID" 2>/dev/null; do
@@ -70,7 +103,7 @@ RSS_BASE=$(rss_kib)
   done ) &
 SAMPLER_PID=$!
 
-up_t=(); up_base=(); down_t=(); down_base=()
+up_t=(); up_base=(); down_t=(); down_base=(); up_ng=(); down_ng=()
 for round in $(seq "$ROUNDS"); do
   rm -f "$WORK/up.bin" "$WORK/cp.bin"; sync
   t0=$(now); taskset -c 0 cp "$WORK/src.bin" "$WORK/cp.bin"; sync; t1=$(now)
@@ -80,6 +113,14 @@ for round in $(seq "$ROUNDS"); do
   sync; t1=$(now)
   up_t+=("$(echo "$t1 - $t0" | bc -l)")
   cmp -s "$WORK/src.bin" "$WORK/up.bin" || { echo "upload round $round: content differs"; exit 1; }
+
+  if [ -n "$NGINX_URL" ]; then
+    rm -f "$WORK/ng.bin"; sync
+    t0=$(now); taskset -c 0 curl -sS -f -o /dev/null -T "$WORK/src.bin" "$NGINX_URL/ng.bin"; sync; t1=$(now)
+    up_ng+=("$(echo "$t1 - $t0" | bc -l)")
+    t0=$(now); taskset -c 0 curl -sS -f -o /dev/null "$NGINX_URL/src.bin"; t1=$(now)
+    down_ng+=("$(echo "$t1 - $t0" | bc -l)")
+  fi
 
   t0=$(now); taskset -c 0 cat "$WORK/src.bin" > /dev/null; t1=$(now)
   down_base+=("$(echo "$t1 - $t0" | bc -l)")
@@ -114,5 +155,10 @@ printf '%-34s %10s %12s %8s\n' "job" "toolboxd" "baseline" "ratio"
 printf '%-34s %7s MB/s %7s MB/s %7.2fx\n' "upload (bulk-upload) vs cp" "$(mbps "$UP")" "$(mbps "$UPB")" "$(echo "$UPB / $UP" | bc -l)"
 printf '%-34s %7s MB/s %7s MB/s %7.2fx\n' "download (bulk-download) vs cat" "$(mbps "$DOWN")" "$(mbps "$DOWNB")" "$(echo "$DOWNB / $DOWN" | bc -l)"
 printf '%-34s %8.1f ms %9.1f ms %7.2fx\n' "find ($LINES lines, $MATCHES hits) vs rg" "$(echo "$FIND * 1000" | bc -l)" "$(echo "$RG * 1000" | bc -l)" "$(echo "$FIND / $RG" | bc -l)"
+if [ -n "$NGINX_URL" ]; then
+  UPN=$(printf '%s\n' "${up_ng[@]}" | median); DOWNN=$(printf '%s\n' "${down_ng[@]}" | median)
+  printf '%-34s %7s MB/s %7s MB/s %7.2fx\n' "upload vs nginx WebDAV PUT" "$(mbps "$UP")" "$(mbps "$UPN")" "$(echo "$UPN / $UP" | bc -l)"
+  printf '%-34s %7s MB/s %7s MB/s %7.2fx\n' "download vs nginx sendfile GET" "$(mbps "$DOWN")" "$(mbps "$DOWNN")" "$(echo "$DOWNN / $DOWN" | bc -l)"
+fi
 echo "daemon RSS: base $((RSS_BASE / 1024)) MiB, peak $((RSS_PEAK / 1024)) MiB, growth ${GROWTH_MIB} MiB (goal < 32 MiB)"
 echo "(throughput ratio = toolboxd / baseline, higher is better; find ratio = toolboxd time / rg time, lower is better)"
