@@ -150,7 +150,7 @@ FIND=$(printf '%s\n' "${find_t[@]}" | median); RG=$(printf '%s\n' "${rg_t[@]}" |
 GROWTH_MIB=$(awk -v p="$RSS_PEAK" -v b="$RSS_BASE" 'BEGIN {printf "%.1f", (p-b)/1024}')
 
 echo
-echo "fs benchmark (toolboxd $("$BIN" --version 2>/dev/null | head -1), ${SIZE_MIB} MiB, medians of $ROUNDS rounds)"
+echo "fs benchmark ($("$BIN" --version 2>/dev/null | head -1), ${SIZE_MIB} MiB, medians of $ROUNDS rounds)"
 printf '%-34s %10s %12s %8s\n' "job" "toolboxd" "baseline" "ratio"
 printf '%-34s %7s MB/s %7s MB/s %7.2fx\n' "upload (bulk-upload) vs cp" "$(mbps "$UP")" "$(mbps "$UPB")" "$(echo "$UPB / $UP" | bc -l)"
 printf '%-34s %7s MB/s %7s MB/s %7.2fx\n' "download (bulk-download) vs cat" "$(mbps "$DOWN")" "$(mbps "$DOWNB")" "$(echo "$DOWNB / $DOWN" | bc -l)"
