@@ -943,3 +943,36 @@ async fn assert_envelope_status(response: reqwest::Response, status: u16) -> Val
     assert_eq!(body["source"], "DAYTONA_DAEMON", "{body}");
     body
 }
+
+#[tokio::test]
+async fn fifos_are_refused_instead_of_hanging() {
+    skip_unless!(have("mkfifo"), "mkfifo is not installed");
+    let daemon = Daemon::spawn();
+    let status = std::process::Command::new("mkfifo").arg(daemon.work().join("pipe")).status().unwrap();
+    assert!(status.success());
+    let r = daemon.get("/files/download").query(&[("path", "pipe")]).send().await.unwrap();
+    assert_envelope(r, 400, "BAD_REQUEST").await;
+    let r = daemon.post("/files/bulk-download").json(&json!({"paths": ["pipe"]})).send().await.unwrap();
+    let body = r.bytes().await.unwrap();
+    let parts = parse_parts(&body, "DAYTONA-FILE-BOUNDARY");
+    let error: Value = serde_json::from_slice(&parts[0].body).unwrap();
+    assert_eq!(error["code"], "INVALID_FILE_PATH");
+    let r = daemon
+        .post("/files/replace")
+        .json(&json!({"files": ["pipe"], "pattern": "a", "newValue": "b"}))
+        .send()
+        .await
+        .unwrap();
+    let results: Value = r.json().await.unwrap();
+    assert_eq!(results[0]["success"], false);
+    let found: Vec<Value> = daemon
+        .get("/files/find")
+        .query(&[("path", "."), ("pattern", "a")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(found.is_empty());
+}

@@ -168,6 +168,10 @@ fn send_part(tx: &mpsc::Sender<io::Result<Bytes>>, shown: &str, path: &std::path
             "invalid file path: path is empty".to_owned(),
         )));
     }
+    // A FIFO or socket would block the open (or the reads) forever.
+    if std::fs::metadata(path).is_ok_and(|m| is_stream_node(&m)) {
+        return send(Ok(part_error(shown, 400, "INVALID_FILE_PATH", format!("invalid file path: {shown}"))));
+    }
     let opened = std::fs::File::open(path).and_then(|file| file.metadata().map(|meta| (file, meta)));
     let (file, meta) = match opened {
         Ok(opened) => opened,
@@ -203,6 +207,12 @@ fn send_part(tx: &mpsc::Sender<io::Result<Bytes>>, shown: &str, path: &std::path
             }
         }
     }
+}
+
+/// FIFOs and sockets: opening or reading them waits for a peer that may never come.
+pub fn is_stream_node(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    meta.file_type().is_fifo() || meta.file_type().is_socket()
 }
 
 /// A satisfiable byte range of a file of `size` bytes, or why not.

@@ -152,10 +152,19 @@ pub struct ReplaceResult {
 /// Literal, binary-safe replace-all over a file, rewritten in place (mode kept) even when
 /// nothing matched, as the reference does.
 pub fn replace_in_file(shown: &str, path: &Path, pattern: &[u8], new_value: &[u8]) -> ReplaceResult {
-    let outcome = fs::read(path).map_err(|err| format!("open {shown}: {}", os_text(&err))).and_then(|data| {
-        let replaced = replace_all(&data, pattern, new_value);
-        fs::write(path, replaced).map_err(|err| format!("write {shown}: {}", os_text(&err)))
-    });
+    let outcome = fs::metadata(path)
+        .map_err(|err| format!("open {shown}: {}", os_text(&err)))
+        .and_then(|meta| {
+            // Reading a FIFO would wait forever for a writer.
+            if super::download::is_stream_node(&meta) {
+                return Err(format!("open {shown}: not a regular file"));
+            }
+            fs::read(path).map_err(|err| format!("open {shown}: {}", os_text(&err)))
+        })
+        .and_then(|data| {
+            let replaced = replace_all(&data, pattern, new_value);
+            fs::write(path, replaced).map_err(|err| format!("write {shown}: {}", os_text(&err)))
+        });
     ReplaceResult { file: shown.to_owned(), success: outcome.is_ok(), error: outcome.err() }
 }
 

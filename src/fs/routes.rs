@@ -374,7 +374,7 @@ async fn download_file(
     let shown = required(query.path, "path is required")?;
     let path = fs.resolve(&shown);
     let meta = tokio::fs::metadata(&path).await.map_err(|err| FsError::io("stat", &path, &err))?;
-    if meta.is_dir() {
+    if meta.is_dir() || download::is_stream_node(&meta) {
         return Err(ApiError::bad_request("path must be a file"));
     }
     let mut file = tokio::fs::File::open(&path).await.map_err(|err| FsError::io("open", &path, &err))?;
