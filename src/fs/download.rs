@@ -1,0 +1,307 @@
+//! Downloads: single files with byte ranges, and the bulk-download multipart stream. Both read
+//! from disk in bounded chunks; bulk-download has one file open at a time.
+
+use std::io;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use serde::Serialize;
+use std::io::Read;
+use tokio::sync::mpsc;
+
+use super::error::os_text;
+
+/// The fixed boundary of bulk-download responses.
+pub const BOUNDARY: &str = "DAYTONA-FILE-BOUNDARY";
+/// Bytes read from disk per chunk.
+pub const CHUNK: usize = 1024 * 1024;
+/// Chunks buffered between the disk reader and the socket.
+const QUEUE: usize = 4;
+
+/// `filename="…"`: Latin-1-safe, quotes and backslashes escaped, CR/LF/NUL dropped, other
+/// controls and code points above U+00FF replaced by `_` (as the reference writes it).
+pub fn latin1_filename(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\r' | '\n' | '\0' => {}
+            c if (c as u32) < 0x20 || c as u32 == 0x7f || c as u32 > 0xff => out.push('_'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `filename*=utf-8''…`: RFC 5987 attr-chars kept, every other byte `%XX`.
+pub fn rfc5987(name: &str) -> String {
+    const KEEP: &[u8] = b"!#$&+-.^_`|~";
+    let mut out = String::with_capacity(name.len() * 3);
+    for &b in name.as_bytes() {
+        if b.is_ascii_alphanumeric() || KEEP.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `Content-Disposition` parameters naming `name` both ways.
+pub fn filename_params(name: &str) -> String {
+    format!("filename=\"{}\"; filename*=utf-8''{}", latin1_filename(name), rfc5987(name))
+}
+
+/// Go's built-in extension table (`mime.TypeByExtension`), the part that matters for downloads.
+pub fn content_type_for(path: &str) -> &'static str {
+    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    if ext.contains('/') {
+        return "application/octet-stream";
+    }
+    match ext.as_str() {
+        "txt" => "text/plain; charset=utf-8",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "json" => "application/json",
+        "xml" => "text/xml; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "md" => "text/markdown; charset=utf-8",
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "ico" => "image/vnd.microsoft.icon",
+        "wasm" => "application/wasm",
+        "zip" => "application/zip",
+        "gz" => "application/gzip",
+        "tar" => "application/x-tar",
+        "mp4" => "video/mp4",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The JSON of a bulk-download error part.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PartError<'a> {
+    status_code: u16,
+    message: String,
+    code: &'static str,
+    source: &'static str,
+    timestamp: String,
+    path: &'a str,
+    method: &'static str,
+}
+
+fn part_error(shown: &str, status: u16, code: &'static str, message: String) -> Bytes {
+    let body = PartError {
+        status_code: status,
+        message,
+        code,
+        source: crate::error::ERROR_SOURCE,
+        timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        path: shown,
+        method: "POST",
+    };
+    let json = serde_json::to_string(&body).unwrap_or_default();
+    Bytes::from(format!(
+        "Content-Disposition: form-data; name=\"error\"; {}\r\nContent-Type: application/json; charset=utf-8\r\n\r\n{json}",
+        filename_params(shown)
+    ))
+}
+
+fn open_error(shown: &str, err: &io::Error) -> Bytes {
+    let einval = rustix::io::Errno::INVAL.raw_os_error();
+    match err.kind() {
+        io::ErrorKind::NotFound => {
+            part_error(shown, 404, "FILE_NOT_FOUND", format!("file not found: {shown}"))
+        }
+        io::ErrorKind::PermissionDenied => {
+            part_error(shown, 403, "FILE_ACCESS_DENIED", format!("permission denied: {shown}"))
+        }
+        _ if err.raw_os_error() == Some(einval) => {
+            part_error(shown, 400, "INVALID_FILE_PATH", format!("invalid file path: {shown}"))
+        }
+        _ => part_error(shown, 500, "FILE_READ_FAILED", format!("failed to open file: {}", os_text(err))),
+    }
+}
+
+/// The multipart body of `POST /files/bulk-download`: one part per requested path, in order,
+/// produced on a blocking thread that opens one file at a time and reads straight into the
+/// chunks it queues (bounded). A read error mid-file ends the stream with an error, so the
+/// closing delimiter is missing (the SDK then reports a truncated response). The thread stops
+/// as soon as the client is gone (the queue closes).
+pub fn bulk_stream(requests: Vec<(String, PathBuf)>) -> impl Stream<Item = io::Result<Bytes>> + Send {
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(QUEUE);
+    tokio::task::spawn_blocking(move || {
+        for (index, (shown, path)) in requests.iter().enumerate() {
+            let delimiter =
+                if index == 0 { format!("--{BOUNDARY}\r\n") } else { format!("\r\n--{BOUNDARY}\r\n") };
+            if tx.blocking_send(Ok(Bytes::from(delimiter))).is_err() {
+                return;
+            }
+            if !send_part(&tx, shown, path) {
+                return;
+            }
+        }
+        let _ = tx.blocking_send(Ok(Bytes::from(format!("\r\n--{BOUNDARY}--\r\n"))));
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}
+
+/// Sends one part; false when the stream must stop (client gone or read error).
+fn send_part(tx: &mpsc::Sender<io::Result<Bytes>>, shown: &str, path: &std::path::Path) -> bool {
+    let send = |item: io::Result<Bytes>| tx.blocking_send(item).is_ok();
+    if shown.is_empty() {
+        return send(Ok(part_error(
+            shown,
+            400,
+            "INVALID_FILE_PATH",
+            "invalid file path: path is empty".to_owned(),
+        )));
+    }
+    // A FIFO or socket would block the open (or the reads) forever.
+    if std::fs::metadata(path).is_ok_and(|m| is_stream_node(&m)) {
+        return send(Ok(part_error(shown, 400, "INVALID_FILE_PATH", format!("invalid file path: {shown}"))));
+    }
+    let opened = std::fs::File::open(path).and_then(|file| file.metadata().map(|meta| (file, meta)));
+    let (file, meta) = match opened {
+        Ok(opened) => opened,
+        Err(err) => return send(Ok(open_error(shown, &err))),
+    };
+    if meta.is_dir() {
+        let message = format!("invalid file path: path points to a directory: {shown}");
+        return send(Ok(part_error(shown, 400, "INVALID_FILE_PATH", message)));
+    }
+    let headers = format!(
+        "Content-Disposition: form-data; name=\"file\"; {}\r\nContent-Length: {}\r\nContent-Type: {}\r\n\r\n",
+        filename_params(shown),
+        meta.len(),
+        content_type_for(shown)
+    );
+    if !send(Ok(Bytes::from(headers))) {
+        return false;
+    }
+    let mut file = file;
+    loop {
+        // `read_to_end` on a `take` fills spare capacity without zeroing it first.
+        let mut chunk = Vec::with_capacity(CHUNK);
+        match (&mut file).take(CHUNK as u64).read_to_end(&mut chunk) {
+            Ok(0) => return true,
+            Ok(_) => {
+                if !send(Ok(Bytes::from(chunk))) {
+                    return false;
+                }
+            }
+            Err(err) => {
+                send(Err(err));
+                return false;
+            }
+        }
+    }
+}
+
+/// FIFOs and sockets: opening or reading them waits for a peer that may never come.
+pub fn is_stream_node(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    meta.file_type().is_fifo() || meta.file_type().is_socket()
+}
+
+/// A satisfiable byte range of a file of `size` bytes, or why not.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RangeRequest {
+    /// No usable `Range` header: send the whole file.
+    Full,
+    /// Inclusive `start..=end`.
+    Partial(u64, u64),
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=` range like Go's `http.ServeFile`; several ranges are answered
+/// with the whole file (allowed by RFC 9110).
+pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return RangeRequest::Full };
+    if spec.contains(',') {
+        return RangeRequest::Full;
+    }
+    let Some((start, end)) = spec.trim().split_once('-') else { return RangeRequest::Unsatisfiable };
+    let (start, end) = (start.trim(), end.trim());
+    if start.is_empty() {
+        let Ok(suffix) = end.parse::<u64>() else { return RangeRequest::Unsatisfiable };
+        if suffix == 0 || size == 0 {
+            return RangeRequest::Unsatisfiable;
+        }
+        return RangeRequest::Partial(size.saturating_sub(suffix), size - 1);
+    }
+    let Ok(start) = start.parse::<u64>() else { return RangeRequest::Unsatisfiable };
+    if start >= size {
+        return RangeRequest::Unsatisfiable;
+    }
+    let end = if end.is_empty() {
+        size - 1
+    } else {
+        match end.parse::<u64>() {
+            Ok(end) if end >= start => end.min(size - 1),
+            _ => return RangeRequest::Unsatisfiable,
+        }
+    };
+    RangeRequest::Partial(start, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    #[test]
+    fn filename_encodings_match_the_contract() {
+        assert_eq!(rfc5987("/tmp/a.txt"), "%2Ftmp%2Fa.txt");
+        assert_eq!(rfc5987("a b~é"), "a%20b~%C3%A9");
+        assert_eq!(latin1_filename("a\"b\\c\r\n\u{1}é€"), "a\\\"b\\\\c_é_");
+    }
+
+    #[test]
+    fn ranges_like_serve_file() {
+        assert_eq!(parse_range(None, 10), RangeRequest::Full);
+        assert_eq!(parse_range(Some("bytes=0-4"), 10), RangeRequest::Partial(0, 4));
+        assert_eq!(parse_range(Some("bytes=5-"), 10), RangeRequest::Partial(5, 9));
+        assert_eq!(parse_range(Some("bytes=-3"), 10), RangeRequest::Partial(7, 9));
+        assert_eq!(parse_range(Some("bytes=-30"), 10), RangeRequest::Partial(0, 9));
+        assert_eq!(parse_range(Some("bytes=2-100"), 10), RangeRequest::Partial(2, 9));
+        assert_eq!(parse_range(Some("bytes=10-"), 10), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=5-2"), 10), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-1,3-4"), 10), RangeRequest::Full);
+        assert_eq!(parse_range(Some("items=0-1"), 10), RangeRequest::Full);
+    }
+
+    #[tokio::test]
+    async fn bulk_stream_is_byte_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "hello").unwrap();
+        let requests = vec![
+            ("/tmp/a.txt".to_owned(), dir.path().join("a.txt")),
+            ("/nope".to_owned(), dir.path().join("nope")),
+        ];
+        let mut body = Vec::new();
+        let mut stream = std::pin::pin!(bulk_stream(requests));
+        while let Some(chunk) = stream.next().await {
+            body.extend_from_slice(&chunk.unwrap());
+        }
+        let body = String::from_utf8(body).unwrap();
+        let expected_head = "--DAYTONA-FILE-BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"/tmp/a.txt\"; filename*=utf-8''%2Ftmp%2Fa.txt\r\nContent-Length: 5\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n--DAYTONA-FILE-BOUNDARY\r\nContent-Disposition: form-data; name=\"error\"; filename=\"/nope\"; filename*=utf-8''%2Fnope\r\nContent-Type: application/json; charset=utf-8\r\n\r\n{\"statusCode\":404,\"message\":\"file not found: /nope\",\"code\":\"FILE_NOT_FOUND\"";
+        assert!(body.starts_with(expected_head), "{body}");
+        assert!(
+            body.ends_with("\"path\":\"/nope\",\"method\":\"POST\"}\r\n--DAYTONA-FILE-BOUNDARY--\r\n"),
+            "{body}"
+        );
+    }
+}

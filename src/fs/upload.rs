@@ -1,0 +1,411 @@
+//! Uploads: every byte goes from the request stream into a temp file beside the target, which
+//! is renamed over the target only when the whole body arrived. A client that disconnects (the
+//! handler future is dropped) or a failed write leaves the old file and no temp file: the
+//! temp file's `TempPath` unlinks it on drop.
+
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use bytes::BytesMut;
+use futures_util::Stream;
+use serde::Serialize;
+use std::io::Write;
+use tokio::task::JoinHandle;
+use utoipa::ToSchema;
+
+use super::error::{FsError, os_text};
+
+/// Socket-sized chunks are gathered into writes of this size; one write runs on the blocking
+/// pool while the next buffer fills, so the network and the disk overlap.
+const WRITE_BUFFER: usize = 1024 * 1024;
+/// Longest `files[i].path` value accepted.
+const MAX_PATH_FIELD: usize = 64 * 1024;
+
+/// Why one upload failed, worded as the bulk-upload error strings (`<dest>: create: <err>`).
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("mkdir {dir}: {reason}")]
+    Mkdir { dir: String, reason: String, source: io::Error },
+    #[error("create: {reason}")]
+    Create { reason: String, source: io::Error },
+    #[error("write: {reason}")]
+    Write { reason: String, source: io::Error },
+    #[error("close: {reason}")]
+    Close { reason: String, source: io::Error },
+    /// The request body broke off or was malformed.
+    #[error("reading part: {0}")]
+    Body(String),
+}
+
+impl UploadError {
+    fn io(&self) -> Option<&io::Error> {
+        match self {
+            UploadError::Mkdir { source, .. }
+            | UploadError::Create { source, .. }
+            | UploadError::Write { source, .. }
+            | UploadError::Close { source, .. } => Some(source),
+            UploadError::Body(_) => None,
+        }
+    }
+
+    /// The error for a single-file upload endpoint, classified by its OS cause.
+    pub fn into_fs(self, dest: &str) -> FsError {
+        let detail = format!("{dest}: {self}");
+        match self.io() {
+            Some(err) if err.kind() == io::ErrorKind::PermissionDenied => FsError::AccessDenied(detail),
+            Some(err) if super::error::is_no_space(err) => FsError::NoSpace(detail),
+            _ => FsError::BadRequest(detail),
+        }
+    }
+}
+
+/// The OS reason without tempfile's path decoration.
+fn reason(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) => os_text(&io::Error::from_raw_os_error(code)),
+        None => os_text(err),
+    }
+}
+
+fn umask() -> u32 {
+    static UMASK: OnceLock<u32> = OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            })
+            .unwrap_or(0o022)
+    })
+}
+
+/// A file being received. Dropping it before [`AtomicUpload::commit`] discards the temp file.
+#[derive(Debug)]
+pub struct AtomicUpload {
+    /// The file, when no write is in flight.
+    file: Option<std::fs::File>,
+    /// The write in flight; it hands the file back.
+    writing: Option<JoinHandle<io::Result<std::fs::File>>>,
+    buffer: BytesMut,
+    temp: tempfile::TempPath,
+    target: PathBuf,
+    bytes: u64,
+}
+
+impl AtomicUpload {
+    /// Creates the parent directories (`dir_mode`) and a temp file beside `target`. A symlink
+    /// at `target` is written through, as truncating it would.
+    pub async fn begin(target: &Path, dir_mode: u32) -> Result<Self, UploadError> {
+        let target = target.to_owned();
+        tokio::task::spawn_blocking(move || Self::begin_blocking(target, dir_mode))
+            .await
+            .map_err(|err| UploadError::Body(format!("worker failed: {err}")))?
+    }
+
+    fn begin_blocking(target: PathBuf, dir_mode: u32) -> Result<Self, UploadError> {
+        let target = match std::fs::symlink_metadata(&target) {
+            Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(&target).unwrap_or(target),
+            _ => target,
+        };
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::DirBuilder::new().recursive(true).mode(dir_mode).create(&dir).map_err(|err| {
+            UploadError::Mkdir { dir: dir.display().to_string(), reason: reason(&err), source: err }
+        })?;
+        if std::fs::metadata(&target).is_ok_and(|m| m.is_dir()) {
+            let err = io::Error::from_raw_os_error(rustix::io::Errno::ISDIR.raw_os_error());
+            return Err(UploadError::Create {
+                reason: format!("open {}: {}", target.display(), reason(&err)),
+                source: err,
+            });
+        }
+        let temp = tempfile::Builder::new()
+            .prefix(".toolboxd-upload-")
+            .tempfile_in(&dir)
+            .map_err(|err| UploadError::Create { reason: reason(&err), source: err })?;
+        let (file, temp) = temp.into_parts();
+        Ok(AtomicUpload {
+            file: Some(file),
+            writing: None,
+            buffer: BytesMut::with_capacity(WRITE_BUFFER),
+            temp,
+            target,
+            bytes: 0,
+        })
+    }
+
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), UploadError> {
+        self.buffer.extend_from_slice(chunk);
+        self.bytes += chunk.len() as u64;
+        if self.buffer.len() >= WRITE_BUFFER {
+            self.start_write().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the write in flight and gets the file back.
+    async fn settle(&mut self) -> Result<(), UploadError> {
+        if let Some(writing) = self.writing.take() {
+            let file = writing
+                .await
+                .map_err(|err| UploadError::Body(format!("worker failed: {err}")))?
+                .map_err(|err| UploadError::Write { reason: reason(&err), source: err })?;
+            self.file = Some(file);
+        }
+        Ok(())
+    }
+
+    /// Hands the filled buffer to the blocking pool once the previous write is done.
+    async fn start_write(&mut self) -> Result<(), UploadError> {
+        self.settle().await?;
+        let Some(mut file) = self.file.take() else {
+            return Err(UploadError::Body("upload file missing".to_owned()));
+        };
+        let data = std::mem::replace(&mut self.buffer, BytesMut::with_capacity(WRITE_BUFFER)).freeze();
+        self.writing = Some(tokio::task::spawn_blocking(move || file.write_all(&data).map(|()| file)));
+        Ok(())
+    }
+
+    /// Flushes, gives the file the old file's mode and owner (or `0666 &^ umask` when new),
+    /// and renames it over the target. Returns the number of bytes written.
+    pub async fn commit(mut self) -> Result<u64, UploadError> {
+        let close = |err: io::Error| UploadError::Close { reason: reason(&err), source: err };
+        if !self.buffer.is_empty() {
+            self.start_write().await?;
+        }
+        self.settle().await?;
+        let Some(file) = self.file.take() else {
+            return Err(UploadError::Body("upload file missing".to_owned()));
+        };
+        let (temp, target, bytes) = (self.temp, self.target, self.bytes);
+        tokio::task::spawn_blocking(move || {
+            let previous = std::fs::metadata(&target).ok();
+            let mode = previous.as_ref().map_or(0o666 & !umask(), |m| m.mode() & 0o7777);
+            file.set_permissions(std::fs::Permissions::from_mode(mode)).map_err(close)?;
+            if let Some(previous) = &previous {
+                if previous.uid() != file.metadata().map(|m| m.uid()).unwrap_or(previous.uid()) {
+                    // Keeping the old owner only works with privileges; without them the file
+                    // belongs to the daemon's user, as a fresh file would.
+                    let _ = std::os::unix::fs::fchown(&file, Some(previous.uid()), Some(previous.gid()));
+                }
+            }
+            drop(file);
+            temp.persist(&target).map_err(|err| close(err.error))?;
+            Ok(bytes)
+        })
+        .await
+        .map_err(|err| UploadError::Body(format!("worker failed: {err}")))?
+    }
+}
+
+/// Streams one multipart field (or a whole raw body) into an [`AtomicUpload`].
+async fn receive_field(field: &mut multer::Field<'_>, upload: &mut AtomicUpload) -> Result<(), UploadError> {
+    while let Some(chunk) = field.chunk().await.map_err(|err| UploadError::Body(err.to_string()))? {
+        upload.write(&chunk).await?;
+    }
+    Ok(())
+}
+
+/// Streams a raw body into `target` (upload-v2 without multipart).
+pub async fn receive_raw<S, E>(target: &Path, dir_mode: u32, body: S) -> Result<u64, UploadError>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    use futures_util::StreamExt;
+    let mut upload = AtomicUpload::begin(target, dir_mode).await?;
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|err| UploadError::Body(err.to_string()))?;
+        upload.write(&chunk).await?;
+    }
+    upload.commit().await
+}
+
+/// The boundary of a `multipart/form-data` or `multipart/mixed` Content-Type.
+pub fn multipart_boundary(content_type: &str, allow_mixed: bool) -> Option<String> {
+    let mut parts = content_type.split(';');
+    let media = parts.next()?.trim().to_ascii_lowercase();
+    if media != "multipart/form-data" && !(allow_mixed && media == "multipart/mixed") {
+        return None;
+    }
+    parts
+        .find_map(|param| {
+            let (key, value) = param.split_once('=')?;
+            key.trim().eq_ignore_ascii_case("boundary").then(|| value.trim().trim_matches('"').to_owned())
+        })
+        .filter(|b| !b.is_empty())
+}
+
+/// Receives the multipart field named `file` into `target` (legacy upload and upload-v2);
+/// other fields are ignored.
+pub async fn receive_form_file<S, E>(
+    target: &Path,
+    dir_mode: u32,
+    boundary: String,
+    body: S,
+) -> Result<u64, FsError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+{
+    let shown = target.display().to_string();
+    let mut form = multer::Multipart::new(body, boundary);
+    loop {
+        let field = form
+            .next_field()
+            .await
+            .map_err(|err| FsError::BadRequest(format!("invalid multipart form: {err}")))?;
+        let Some(mut field) = field else {
+            return Err(FsError::BadRequest(
+                "http: no such file: multipart field \"file\" is missing".to_owned(),
+            ));
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let mut upload = AtomicUpload::begin(target, dir_mode).await.map_err(|e| e.into_fs(&shown))?;
+        receive_field(&mut field, &mut upload).await.map_err(|e| e.into_fs(&shown))?;
+        return upload.commit().await.map_err(|e| e.into_fs(&shown));
+    }
+}
+
+/// One file bulk-upload wrote.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UploadedEntry {
+    pub path: String,
+    pub bytes: u64,
+}
+
+/// What bulk-upload did: files written, and per-file errors worded as the contract says.
+#[derive(Debug, Default)]
+pub struct BulkOutcome {
+    pub files: Vec<UploadedEntry>,
+    pub errors: Vec<String>,
+}
+
+/// The index of `files[<i>].path` / `files[<i>].file` (anything before the suffix otherwise).
+fn field_index<'a>(name: &'a str, suffix: &str) -> Option<&'a str> {
+    let stem = name.strip_suffix(suffix)?;
+    Some(stem.strip_prefix("files[").and_then(|s| s.strip_suffix(']')).unwrap_or(stem))
+}
+
+/// `POST /files/bulk-upload`: parts are handled as they arrive; `files[i].path` must precede
+/// `files[i].file`. A failing file is reported and the others still land; a broken body stops.
+pub async fn receive_bulk<S, E>(boundary: String, body: S, resolve: impl Fn(&str) -> PathBuf) -> BulkOutcome
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+{
+    let mut outcome = BulkOutcome::default();
+    let mut destinations: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut form = multer::Multipart::new(body, boundary);
+    loop {
+        let mut field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(err) => {
+                outcome.errors.push(format!("reading part: {err}"));
+                break;
+            }
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        if let Some(index) = field_index(&name, ".path") {
+            let index = index.to_owned();
+            match read_small(&mut field).await {
+                Ok(value) => {
+                    let value = value.trim().to_owned();
+                    if value.is_empty() {
+                        outcome.errors.push(format!("path[{index}]: empty path"));
+                    } else {
+                        destinations.insert(index, value);
+                    }
+                }
+                Err(err) => {
+                    outcome.errors.push(format!("reading part: {err}"));
+                    break;
+                }
+            }
+        } else if let Some(index) = field_index(&name, ".file") {
+            let Some(dest) = destinations.get(index).cloned() else {
+                outcome.errors.push(format!("file[{index}]: missing .path metadata"));
+                continue;
+            };
+            let result = async {
+                let mut upload = AtomicUpload::begin(&resolve(&dest), 0o755).await?;
+                receive_field(&mut field, &mut upload).await?;
+                upload.commit().await
+            }
+            .await;
+            match result {
+                Ok(bytes) => outcome.files.push(UploadedEntry { path: dest, bytes }),
+                Err(err @ UploadError::Body(_)) => {
+                    outcome.errors.push(err.to_string());
+                    break;
+                }
+                Err(err) => outcome.errors.push(format!("{dest}: {err}")),
+            }
+        }
+    }
+    outcome
+}
+
+async fn read_small(field: &mut multer::Field<'_>) -> Result<String, String> {
+    let mut value = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|err| err.to_string())? {
+        if value.len() + chunk.len() > MAX_PATH_FIELD {
+            return Err("path field too long".to_owned());
+        }
+        value.extend_from_slice(&chunk);
+    }
+    String::from_utf8(value).map_err(|_| "path is not valid UTF-8".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boundaries_and_indexes() {
+        assert_eq!(multipart_boundary("multipart/form-data; boundary=abc", false).as_deref(), Some("abc"));
+        assert_eq!(
+            multipart_boundary("Multipart/Form-Data; charset=x; boundary=\"a b\"", false).as_deref(),
+            Some("a b")
+        );
+        assert_eq!(multipart_boundary("multipart/mixed; boundary=x", true).as_deref(), Some("x"));
+        assert_eq!(multipart_boundary("multipart/mixed; boundary=x", false), None);
+        assert_eq!(multipart_boundary("application/json", true), None);
+        assert_eq!(multipart_boundary("multipart/form-data", true), None);
+        assert_eq!(field_index("files[12].path", ".path"), Some("12"));
+        assert_eq!(field_index("files[3].file", ".file"), Some("3"));
+        assert_eq!(field_index("x.file", ".file"), Some("x"));
+        assert_eq!(field_index("files[3].file", ".path"), None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_upload_leaves_the_old_file_and_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("f.txt");
+        std::fs::write(&target, "old").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let mut upload = AtomicUpload::begin(&target, 0o755).await.unwrap();
+        upload.write(b"partial").await.unwrap();
+        drop(upload);
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        let mut upload = AtomicUpload::begin(&target, 0o755).await.unwrap();
+        upload.write(b"new").await.unwrap();
+        assert_eq!(upload.commit().await.unwrap(), 3);
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        assert_eq!(std::fs::metadata(&target).unwrap().mode() & 0o777, 0o640);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
