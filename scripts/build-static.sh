@@ -13,7 +13,9 @@ RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
   cargo build --locked --release --target "$TARGET"
 bin=target/$TARGET/release/toolboxd
 
-file "$bin" | tee /dev/stderr | grep -q "statically linked"
+kind=$(file "$bin")
+echo "$kind"
+grep -q "statically linked" <<<"$kind"
 if ldd_out=$(ldd "$bin" 2>&1) && ! grep -q "statically linked" <<<"$ldd_out"; then
   echo "ldd still sees dynamic dependencies in $bin: $ldd_out" >&2
   exit 1

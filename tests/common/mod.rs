@@ -34,7 +34,10 @@ impl Daemon {
         let work_dir = tempfile::tempdir().expect("temp work dir");
         let data_dir = tempfile::tempdir().expect("temp data dir");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_toolboxd"));
-        cmd.args(["--port", "0", "--bind", "127.0.0.1", "--log-level", "warn"])
+        // Errors only by default (tests provoke many expected 4xx/5xx); TOOLBOXD_TEST_LOG=debug
+        // shows everything when a test needs looking into.
+        let log_level = std::env::var("TOOLBOXD_TEST_LOG").unwrap_or_else(|_| "error".to_owned());
+        cmd.args(["--port", "0", "--bind", "127.0.0.1", "--log-level", &log_level])
             .arg("--work-dir")
             .arg(work_dir.path())
             .arg("--data-dir")

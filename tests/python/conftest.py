@@ -31,7 +31,8 @@ class Daemon:
         self.work.mkdir(parents=True, exist_ok=True)
         self.data.mkdir(parents=True, exist_ok=True)
         self.token = token
-        cmd = [BINARY, "--port", "0", "--bind", "127.0.0.1", "--log-level", "warn",
+        log_level = os.environ.get("TOOLBOXD_TEST_LOG", "error")
+        cmd = [BINARY, "--port", "0", "--bind", "127.0.0.1", "--log-level", log_level,
                "--work-dir", str(self.work), "--data-dir", str(self.data)]
         if token:
             cmd += ["--token", token]
