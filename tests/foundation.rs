@@ -336,3 +336,49 @@ async fn docs_page_is_self_contained() {
     assert!(html.contains("openapi.json"));
     assert!(!html.contains("http://") && !html.contains("https://"), "docs page must not load remote assets");
 }
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let mut daemon = Daemon::spawn();
+    let request = daemon.post("/process/execute").json(&json!({ "command": "sleep 1; echo drained" })).send();
+    let in_flight = tokio::spawn(request);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = daemon.pid();
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let response = in_flight.await.unwrap().expect("the in-flight request is answered");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["exitCode"], 0, "{body}");
+    assert!(body["result"].as_str().unwrap().contains("drained"), "{body}");
+    let status = daemon.terminate(Duration::from_secs(10)).expect("exited after draining");
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn the_drain_has_a_deadline() {
+    let mut daemon =
+        Daemon::spawn_with(Options { args: vec!["--shutdown-timeout-secs", "1"], ..Default::default() });
+    // A sleep with an unusual duration, so its process can be found in /proc afterwards.
+    let in_flight =
+        tokio::spawn(daemon.post("/process/execute").json(&json!({ "command": "sleep 30.4242" })).send());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(sleepers("30.4242") > 0, "the command is running");
+    let started = std::time::Instant::now();
+    let status = daemon.terminate(Duration::from_secs(10)).expect("exited at the deadline");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(status.success(), "{status:?}");
+    assert!(in_flight.await.unwrap().is_err(), "the cut request gets no answer");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sleepers("30.4242"), 0, "the command was stopped with the daemon");
+}
+
+/// Processes whose command line mentions `needle`.
+fn sleepers(needle: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(needle))
+        .count()
+}
