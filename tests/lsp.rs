@@ -324,7 +324,18 @@ async fn did_open_content_is_what_completion_sees() {
     let dir = project(&daemon, "box", &[("box.py", first)]);
     post_ok(&daemon, "/lsp/start", &server("python", &dir)).await;
     post_ok(&daemon, "/lsp/did-open", &document("python", &dir, "box.py")).await;
-    assert!(has_label(&completions(&daemon, "python", &dir, "box.py", 6, 2).await, "first_method"));
+    // A cold pylsp (fresh venv, empty jedi cache) once answered the first request after start
+    // without the class's members; later requests in the same state did not. Ask a few times so
+    // that warm-up is not mistaken for the daemon sending the wrong text, and show the answer.
+    let mut list = Value::Null;
+    for _ in 0..5 {
+        list = completions(&daemon, "python", &dir, "box.py", 6, 2).await;
+        if has_label(&list, "first_method") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    assert!(has_label(&list, "first_method"), "{list}");
 
     // Changed on disk but not re-opened: the server keeps working on the opened text.
     let second = first.replace("class Box:\n", "class Box:\n    def second_method(self):\n        pass\n\n");
