@@ -22,6 +22,7 @@ pub mod ops;
 pub mod paths;
 pub mod routes;
 pub mod search;
+pub mod text;
 pub mod upload;
 pub mod watch;
 

@@ -17,6 +17,7 @@ pub mod branches;
 pub mod clone;
 pub mod config;
 pub mod credentials;
+pub mod diff;
 pub mod error;
 pub mod index;
 pub mod remote;

@@ -145,7 +145,7 @@ fn status(repo: &Repository) -> GitResult<GitStatus> {
     Ok(result)
 }
 
-fn commit_info(commit: &git2::Commit<'_>) -> GitCommitInfo {
+pub(crate) fn commit_info(commit: &git2::Commit<'_>) -> GitCommitInfo {
     let author = commit.author();
     let when = author.when();
     let offset = FixedOffset::east_opt(when.offset_minutes() * 60).unwrap_or_else(|| Utc.fix());
