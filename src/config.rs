@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
+const SUBCOMMANDS: &str = "Other forms:\n  toolboxd mcp [FLAGS]              serve the tools over MCP on stdin/stdout (no listener)\n  toolboxd entrypoint logs [FLAGS]  print the entrypoint session's log";
+
 /// toolboxd: the daemon inside every sandbox. Serves files, git, processes, terminals, language
 /// servers and previews over HTTP and websockets, wire-compatible with the Daytona Toolbox API.
 #[derive(Clone, Parser)]
-#[command(name = "toolboxd", version, about, long_about = None)]
+#[command(name = "toolboxd", version, about, long_about = None, after_help = SUBCOMMANDS)]
 pub struct Config {
     /// TCP port to listen on; 0 picks a free port (the chosen address is printed).
     #[arg(long, env = "TOOLBOXD_PORT", default_value_t = 22221)]

@@ -5,6 +5,7 @@
 //! - `routes`: the one route table and the OpenAPI document.
 //! - One module per API area, each domain logic plus a thin `routes.rs`: `system`, `fs`, `git`,
 //!   `process::{exec, session, pty, interpreter}`, `lsp`, `port`, `proxy`.
+//! - `mcp`: the same areas as Model Context Protocol tools (`/mcp` and `toolboxd mcp`).
 //! - `sys`: signals and other platform code.
 //!
 //! `main.rs` only parses the configuration, binds and calls [`run`].
@@ -16,6 +17,7 @@ pub mod fs;
 pub mod git;
 pub mod http;
 pub mod lsp;
+pub mod mcp;
 pub mod port;
 pub mod process;
 pub mod proxy;

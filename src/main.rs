@@ -1,6 +1,7 @@
 //! Startup: configuration → logging → bind → `toolboxd::run`. Two detours before the runtime
 //! starts: as PID 1 the process becomes the init loop around a child daemon
-//! (`sys::init`), and `toolboxd entrypoint logs [FLAGS]` prints the entrypoint's log.
+//! (`sys::init`), and `toolboxd entrypoint logs [FLAGS]` prints the entrypoint's log. A third,
+//! `toolboxd mcp [FLAGS]`, serves the tools over MCP on stdio instead of listening.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -16,6 +17,10 @@ fn main() -> ExitCode {
     if entrypoint_logs {
         args.drain(1..3);
     }
+    let mcp_stdio = args.get(1).is_some_and(|a| a == "mcp");
+    if mcp_stdio {
+        args.remove(1);
+    }
     let config = Config::parse_from(args);
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -27,6 +32,24 @@ fn main() -> ExitCode {
             Err(err) => {
                 tracing::error!("{err}");
                 ExitCode::from(1)
+            }
+        };
+    }
+    if mcp_stdio {
+        return match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            // The signal handlers need the runtime, so they are made inside it.
+            Ok(runtime) => match runtime.block_on(async {
+                toolboxd::mcp::transport::stdio(config, toolboxd::sys::shutdown_signal()).await
+            }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    tracing::error!("{err:#}");
+                    ExitCode::from(2)
+                }
+            },
+            Err(err) => {
+                tracing::error!("cannot start the async runtime: {err}");
+                ExitCode::from(2)
             }
         };
     }

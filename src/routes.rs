@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::http::middleware;
 use crate::state::AppState;
-use crate::{fs, git, lsp, port, process, proxy, system};
+use crate::{fs, git, lsp, mcp, port, process, proxy, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -63,7 +63,8 @@ pub fn app(state: AppState) -> Router {
                 async move { ([(header::CONTENT_TYPE, "application/json")], (*document).clone()) }
             }),
         )
-        .route("/docs", get(docs_page));
+        .route("/docs", get(docs_page))
+        .route_service("/mcp", mcp::transport::http(&state));
     with_middleware(router, state)
 }
 
