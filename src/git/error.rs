@@ -95,6 +95,11 @@ impl From<git2::Error> for GitError {
             }
             (_, ErrorClass::Net | ErrorClass::Http | ErrorClass::Ssl) => transport_error(&msg),
             (_, ErrorClass::Os) if msg.contains("ermission denied") => GitError::Forbidden(msg),
+            // git2 turns a Rust string with an interior NUL (a ref name, pathspec or URL from
+            // the request) into this error before libgit2 is called.
+            _ if msg.contains("nul byte") => {
+                GitError::BadRequest(format!("a request field contains a NUL byte: {msg}"))
+            }
             _ => GitError::Internal(msg),
         }
     }

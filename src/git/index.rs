@@ -208,7 +208,7 @@ fn restore(repo: &Repository, req: &RestoreRequest) -> GitResult<()> {
 
 impl GitService {
     pub async fn add(&self, path: &str, files: Vec<String>) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || add(&repo::open(&dir)?, &files)).await
     }
 
@@ -221,7 +221,7 @@ impl GitService {
         email: String,
         allow_empty: bool,
     ) -> GitResult<String> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || commit(&repo::open(&dir)?, &message, &author, &email, allow_empty)).await
     }
 
@@ -232,7 +232,7 @@ impl GitService {
         target: Option<String>,
         files: Vec<String>,
     ) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || {
             let target = target.filter(|t| !t.is_empty()).unwrap_or_else(|| "HEAD".to_owned());
             reset(&repo::open(&dir)?, mode, &target, &files)
@@ -241,7 +241,7 @@ impl GitService {
     }
 
     pub async fn restore(&self, path: &str, req: RestoreRequest) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || restore(&repo::open(&dir)?, &req)).await
     }
 }
