@@ -1264,6 +1264,8 @@ async fn a_nul_byte_in_any_field_is_a_400_and_changes_nothing() {
         ("/git/remotes", json!({"path": "r\u{0}", "name": "origin", "url": "file:///x"})),
         ("/git/reset", json!({"path": "r\u{0}"})),
         ("/git/restore", json!({"path": "r\u{0}", "files": ["a.txt"]})),
+        ("/git/restore", json!({"path": "r", "files": ["a\u{0}.txt"]})),
+        ("/git/reset", json!({"path": "r", "files": ["a\u{0}.txt"]})),
         ("/git/pull", json!({"path": "r\u{0}"})),
         ("/git/push", json!({"path": "r\u{0}"})),
     ];

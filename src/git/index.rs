@@ -209,6 +209,7 @@ fn restore(repo: &Repository, req: &RestoreRequest) -> GitResult<()> {
 impl GitService {
     pub async fn add(&self, path: &str, files: Vec<String>) -> GitResult<()> {
         let dir = self.resolve(path)?;
+        files.iter().try_for_each(|file| super::reject_nul("files", file))?;
         self.blocking(move || add(&repo::open(&dir)?, &files)).await
     }
 
@@ -233,6 +234,7 @@ impl GitService {
         files: Vec<String>,
     ) -> GitResult<()> {
         let dir = self.resolve(path)?;
+        files.iter().try_for_each(|file| super::reject_nul("files", file))?;
         self.blocking(move || {
             let target = target.filter(|t| !t.is_empty()).unwrap_or_else(|| "HEAD".to_owned());
             reset(&repo::open(&dir)?, mode, &target, &files)
@@ -242,6 +244,7 @@ impl GitService {
 
     pub async fn restore(&self, path: &str, req: RestoreRequest) -> GitResult<()> {
         let dir = self.resolve(path)?;
+        req.files.iter().try_for_each(|file| super::reject_nul("files", file))?;
         self.blocking(move || restore(&repo::open(&dir)?, &req)).await
     }
 }
