@@ -92,14 +92,14 @@ impl GitService {
     {
         tokio::task::spawn_blocking(work)
             .await
-            .map_err(|err| GitError::Internal(format!("git task failed: {err}")))?
+            .map_err(|err| GitError::Unexpected(format!("git task failed: {err}")))?
     }
 }
 
 /// Refuses a request field that contains a NUL byte: no path, ref name or URL can hold one.
 pub(crate) fn reject_nul(field: &str, value: &str) -> GitResult<()> {
     if value.contains('\0') {
-        return Err(GitError::BadRequest(format!("{field} contains a NUL byte")));
+        return Err(GitError::Invalid(format!("{field} contains a NUL byte")));
     }
     Ok(())
 }
