@@ -372,7 +372,13 @@ async fn the_drain_has_a_deadline() {
     // A sleep with an unusual duration, so its process can be found in /proc afterwards.
     let in_flight =
         tokio::spawn(daemon.post("/process/execute").json(&json!({ "command": "sleep 30.4242" })).send());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Wait (bounded) until the command is running; a loaded machine may take a while to start it.
+    for _ in 0..200 {
+        if sleepers("30.4242") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(sleepers("30.4242") > 0, "the command is running");
     let started = std::time::Instant::now();
     let status = daemon.terminate(Duration::from_secs(10)).expect("exited at the deadline");
