@@ -43,10 +43,10 @@ fn open_file(path: &Path) -> FsResult<(std::fs::File, u64)> {
     let file = std::fs::File::open(path).map_err(|err| FsError::io("open", path, &err))?;
     let meta = file.metadata().map_err(|err| FsError::io("stat", path, &err))?;
     if meta.is_dir() {
-        return Err(FsError::BadRequest(format!("{} is a directory", path.display())));
+        return Err(FsError::Invalid(format!("{} is a directory", path.display())));
     }
     if !meta.is_file() {
-        return Err(FsError::BadRequest(format!("{} is not a regular file", path.display())));
+        return Err(FsError::Invalid(format!("{} is not a regular file", path.display())));
     }
     Ok((file, meta.len()))
 }
@@ -133,13 +133,13 @@ pub async fn write(path: &Path, content: &[u8]) -> FsResult<u64> {
 /// occurs more than once without `all`.
 pub async fn edit(path: &Path, old: &str, new: &str, all: bool) -> FsResult<usize> {
     if old.is_empty() {
-        return Err(FsError::BadRequest("the text to replace must not be empty".to_owned()));
+        return Err(FsError::Invalid("the text to replace must not be empty".to_owned()));
     }
     let owned = path.to_owned();
     let text = blocking(move || {
         let (file, size) = open_file(&owned)?;
         if size > EDIT_LIMIT {
-            return Err(FsError::BadRequest(format!(
+            return Err(FsError::Invalid(format!(
                 "{} is {size} bytes; exact-string edits take files up to {EDIT_LIMIT} bytes",
                 owned.display()
             )));
@@ -147,20 +147,20 @@ pub async fn edit(path: &Path, old: &str, new: &str, all: bool) -> FsResult<usiz
         let mut bytes = Vec::with_capacity(size as usize);
         file.take(EDIT_LIMIT + 1).read_to_end(&mut bytes).map_err(|err| FsError::io("read", &owned, &err))?;
         String::from_utf8(bytes)
-            .map_err(|_| FsError::BadRequest(format!("{} is not UTF-8 text", owned.display())))
+            .map_err(|_| FsError::Invalid(format!("{} is not UTF-8 text", owned.display())))
     })
     .await?;
     let found = text.matches(old).count();
     match found {
         0 => {
-            return Err(FsError::BadRequest(format!(
+            return Err(FsError::Invalid(format!(
                 "the text to replace was not found in {}; read the file and copy the text exactly, \
                  whitespace included",
                 path.display()
             )));
         }
         n if n > 1 && !all => {
-            return Err(FsError::BadRequest(format!(
+            return Err(FsError::Invalid(format!(
                 "the text to replace occurs {n} times in {}; include more surrounding lines to make \
                  it unique, or replace every occurrence",
                 path.display()

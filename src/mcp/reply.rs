@@ -24,9 +24,9 @@ pub(crate) fn done(text: impl Into<String>, structured: Value) -> ToolResult {
 
 /// The machine code of an error: the daemon's code, else the status's name.
 fn error_code(err: &ApiError) -> String {
-    match err.code {
+    match err.code.wire() {
         Some(code) => code.to_owned(),
-        None => err.status.canonical_reason().unwrap_or("ERROR").to_ascii_uppercase().replace(' ', "_"),
+        None => err.status().canonical_reason().unwrap_or("ERROR").to_ascii_uppercase().replace(' ', "_"),
     }
 }
 
@@ -35,7 +35,7 @@ fn error_code(err: &ApiError) -> String {
 pub(crate) fn failed(err: impl Into<ApiError>) -> ToolResult {
     let err = err.into();
     let code = error_code(&err);
-    let status = err.status.as_u16();
+    let status = err.status().as_u16();
     let mut result = CallToolResult::structured_error(json!({
         "code": code,
         "statusCode": status,
@@ -45,7 +45,7 @@ pub(crate) fn failed(err: impl Into<ApiError>) -> ToolResult {
     Ok(result)
 }
 
-/// Runs `work` and turns its error into a tool error.
+/// Renders a domain outcome: `render` for a value, a tool error for an error.
 pub(crate) fn reply<T, E: Into<ApiError>>(
     outcome: Result<T, E>,
     render: impl FnOnce(T) -> ToolResult,
@@ -95,7 +95,7 @@ mod tests {
         let structured = result.structured_content.unwrap();
         assert_eq!(structured["code"], "NOT_FOUND");
         assert_eq!(structured["statusCode"], 404);
-        let uncoded = ApiError::uncoded(axum::http::StatusCode::INSUFFICIENT_STORAGE, "full");
+        let uncoded = ApiError::new(crate::error::ErrorCode::InsufficientStorage, "full");
         assert_eq!(failed(uncoded).unwrap().structured_content.unwrap()["code"], "INSUFFICIENT_STORAGE");
     }
 }
