@@ -189,7 +189,7 @@ async fn execute_bad_inputs_are_400s() {
     )
     .await;
     assert_envelope(
-        execute(&daemon, json!({"command": "x", "envs": {"A": "1\02"}})).await,
+        execute(&daemon, json!({"command": "x", "envs": {"A": "1\0 2"}})).await,
         400,
         "BAD_REQUEST",
     )
