@@ -51,8 +51,11 @@ fn main() -> ExitCode {
         }
     };
     let served = runtime.block_on(serve(config));
-    // Every area has stopped its trees; this takes whatever escaped attribution (a process
-    // that cleared its environment and double-forked), so nothing outlives the daemon.
+    // Requests cut at the drain deadline end here, before any of their processes is killed, so
+    // none of them can still answer; their trees die as their handles drop.
+    drop(runtime);
+    // Every area has stopped its trees; this takes what is left (disowned background jobs,
+    // processes that cleared their environment and double-forked): nothing outlives the daemon.
     toolboxd::sys::tree::kill_descendants();
     match served {
         Ok(()) => ExitCode::SUCCESS,
