@@ -11,20 +11,27 @@ use crate::error::ApiError;
 pub enum FsError {
     /// Invalid input (missing parameter, bad mode, directory where a file is expected).
     #[error("{0}")]
-    BadRequest(String),
+    Invalid(String),
+    /// A path that names no entry the operation could act on (`.`, `..` or `/` where an entry
+    /// is to be changed, an empty path, a directory where a file is read).
+    #[error("invalid file path: {0}")]
+    InvalidPath(String),
+    /// A file that exists could not be opened for reading.
+    #[error("failed to open file: {0}")]
+    ReadFailed(String),
     #[error("file not found: {0}")]
     NotFound(String),
     #[error("permission denied: {0}")]
     AccessDenied(String),
     #[error("{0}")]
-    Conflict(String),
+    AlreadyExists(String),
     #[error("no space left on device: {0}")]
     NoSpace(String),
     /// An OS failure the contract files under "400 other" (e.g. ENOTDIR, EISDIR, EBUSY).
     #[error("{0}")]
     Os(String),
     #[error("{0}")]
-    Internal(String),
+    Unexpected(String),
 }
 
 impl FsError {
@@ -70,14 +77,20 @@ pub fn os_text(err: &io::Error) -> String {
 impl From<FsError> for ApiError {
     fn from(err: FsError) -> Self {
         match err {
-            FsError::BadRequest(msg) | FsError::Os(msg) => ApiError::bad_request(msg),
+            FsError::Invalid(msg) | FsError::Os(msg) => ApiError::bad_request(msg),
+            e @ FsError::InvalidPath(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_FILE_PATH", e.to_string())
+            }
+            e @ FsError::ReadFailed(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "FILE_READ_FAILED", e.to_string())
+            }
             e @ FsError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "FILE_NOT_FOUND", e.to_string()),
             e @ FsError::AccessDenied(_) => {
                 ApiError::new(StatusCode::FORBIDDEN, "FILE_ACCESS_DENIED", e.to_string())
             }
-            FsError::Conflict(msg) => ApiError::conflict(msg),
+            FsError::AlreadyExists(msg) => ApiError::conflict(msg),
             e @ FsError::NoSpace(_) => ApiError::uncoded(StatusCode::INSUFFICIENT_STORAGE, e.to_string()),
-            FsError::Internal(msg) => ApiError::internal(msg),
+            FsError::Unexpected(msg) => ApiError::internal(msg),
         }
     }
 }
@@ -88,7 +101,7 @@ pub type FsResult<T> = Result<T, FsError>;
 pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> FsResult<T> + Send + 'static) -> FsResult<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|err| FsError::Internal(format!("worker failed: {err}")))?
+        .map_err(|err| FsError::Unexpected(format!("worker failed: {err}")))?
 }
 
 #[cfg(test)]
