@@ -2,9 +2,7 @@
 
 use std::io;
 
-use axum::http::StatusCode;
-
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Everything a filesystem operation can fail with; the message names the path and the reason.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +21,7 @@ pub enum FsError {
     NotFound(String),
     #[error("permission denied: {0}")]
     AccessDenied(String),
+    /// The destination of a move already exists.
     #[error("{0}")]
     AlreadyExists(String),
     #[error("no space left on device: {0}")]
@@ -30,6 +29,7 @@ pub enum FsError {
     /// An OS failure the contract files under "400 other" (e.g. ENOTDIR, EISDIR, EBUSY).
     #[error("{0}")]
     Os(String),
+    /// A failure with no better class (a worker task died, a watcher failed).
     #[error("{0}")]
     Unexpected(String),
 }
@@ -76,22 +76,17 @@ pub fn os_text(err: &io::Error) -> String {
 
 impl From<FsError> for ApiError {
     fn from(err: FsError) -> Self {
-        match err {
-            FsError::Invalid(msg) | FsError::Os(msg) => ApiError::bad_request(msg),
-            e @ FsError::InvalidPath(_) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_FILE_PATH", e.to_string())
-            }
-            e @ FsError::ReadFailed(_) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "FILE_READ_FAILED", e.to_string())
-            }
-            e @ FsError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "FILE_NOT_FOUND", e.to_string()),
-            e @ FsError::AccessDenied(_) => {
-                ApiError::new(StatusCode::FORBIDDEN, "FILE_ACCESS_DENIED", e.to_string())
-            }
-            FsError::AlreadyExists(msg) => ApiError::conflict(msg),
-            e @ FsError::NoSpace(_) => ApiError::uncoded(StatusCode::INSUFFICIENT_STORAGE, e.to_string()),
-            FsError::Unexpected(msg) => ApiError::internal(msg),
-        }
+        let code = match &err {
+            FsError::Invalid(_) | FsError::Os(_) => ErrorCode::BadRequest,
+            FsError::InvalidPath(_) => ErrorCode::InvalidFilePath,
+            FsError::ReadFailed(_) => ErrorCode::FileReadFailed,
+            FsError::NotFound(_) => ErrorCode::FileNotFound,
+            FsError::AccessDenied(_) => ErrorCode::FileAccessDenied,
+            FsError::AlreadyExists(_) => ErrorCode::Conflict,
+            FsError::NoSpace(_) => ErrorCode::InsufficientStorage,
+            FsError::Unexpected(_) => ErrorCode::InternalServerError,
+        };
+        ApiError::new(code, err.to_string())
     }
 }
 

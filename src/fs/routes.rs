@@ -20,7 +20,7 @@ use super::search::Match;
 use super::upload::{self, Framing, UploadedEntry};
 use super::watch::{Watch, WatchEvent};
 use super::{FsService, paths};
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorEnvelope};
+use crate::error::{ApiError, ApiResult, ErrorCode, ErrorEnvelope};
 use crate::http::extract::{Json, Query, bool_true_only, require};
 use crate::http::ws::Ws;
 use crate::state::AppState;
@@ -372,7 +372,7 @@ fn download_response(name: &str, download: Download) -> ApiResult<Response> {
         }
         Download::Unsatisfiable { size, .. } => {
             let mut response =
-                ApiError::uncoded(StatusCode::RANGE_NOT_SATISFIABLE, "invalid range: failed to overlap")
+                ApiError::new(ErrorCode::RangeNotSatisfiable, "invalid range: failed to overlap")
                     .into_response();
             if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 response.headers_mut().insert(header::CONTENT_RANGE, value);
@@ -427,9 +427,7 @@ async fn download_files(
 /// A bulk-download `error` part's body: the error envelope, with the requested file path as
 /// `path` (as the contract has it).
 fn part_error_json(shown: &str, err: FsError) -> String {
-    let err = ApiError::from(err);
-    let body = ErrorBody { code: err.code, message: err.message };
-    serde_json::to_string(&ErrorEnvelope::new(err.status, &body, shown, "POST")).unwrap_or_default()
+    serde_json::to_string(&ApiError::from(err).envelope(shown, "POST")).unwrap_or_default()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -452,9 +450,8 @@ struct UploadFilesFailure {
 
 fn bulk_failure(errors: Vec<String>, files: Vec<UploadedEntry>) -> Response {
     let err = ApiError::bad_request(errors.join("; "));
-    let body = ErrorBody { code: err.code, message: err.message };
-    let envelope = ErrorEnvelope::new(err.status, &body, "/files/bulk-upload", "POST");
-    (err.status, axum::Json(UploadFilesFailure { errors, files, envelope })).into_response()
+    let envelope = err.envelope("/files/bulk-upload", "POST");
+    (err.status(), axum::Json(UploadFilesFailure { errors, files, envelope })).into_response()
 }
 
 /// Streams `files[i].path` / `files[i].file` parts to disk as they arrive.

@@ -8,24 +8,21 @@
 //!   ring (1 MiB) behind skips ahead with a visible marker instead of blocking anyone;
 //! - deleting a terminal kills its whole process tree.
 //!
-//! Domain code (`session`, `ring`, `tree`) knows no HTTP; `socket` speaks the websocket
+//! Domain code (`session`, `ring`) knows no HTTP; `socket` speaks the websocket
 //! protocol and `routes` maps HTTP to the service.
 
 pub mod ring;
 pub mod routes;
 pub mod session;
 pub mod socket;
-pub mod tree;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::http::StatusCode;
-
 use crate::config::Dirs;
 use crate::environment::Environment;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::process::pty::session::{PtyOptions, Session};
 use crate::state::Context;
 
@@ -51,11 +48,9 @@ pub enum PtyError {
 impl From<PtyError> for ApiError {
     fn from(err: PtyError) -> Self {
         match &err {
-            PtyError::NotFound(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "PROCESS_NOT_FOUND", err.to_string())
-            }
+            PtyError::NotFound(_) => ApiError::new(ErrorCode::ProcessNotFound, err.to_string()),
             PtyError::Exists(_) => ApiError::conflict(err.to_string()),
-            PtyError::Ended(_) => ApiError::new(StatusCode::GONE, "SESSION_ENDED", err.to_string()),
+            PtyError::Ended(_) => ApiError::new(ErrorCode::SessionEnded, err.to_string()),
             PtyError::Invalid(detail) => ApiError::bad_request(detail),
             PtyError::Start(_) | PtyError::Resize(_) => ApiError::internal(err.to_string()),
         }
@@ -191,7 +186,8 @@ impl PtyService {
             return Err(PtyError::Invalid(format!("cols and rows must be between 1 and {MAX_DIMENSION}")));
         }
         check_size(cols, rows)?;
-        let session = self.get(id).map_err(|_| PtyError::Ended(id.to_owned()))?;
+        // An unknown id is a 404, as for get and delete.
+        let session = self.get(id)?;
         session.resize(cols, rows)?;
         Ok(session)
     }

@@ -24,11 +24,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::StatusCode;
-
 use crate::config::Dirs;
 use crate::environment::Environment;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::process::session::command::{Command, InputError};
 use crate::process::session::follow::LogTail;
 use crate::process::session::shell::Session;
@@ -43,7 +41,9 @@ const DRAIN_GRACE: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("invalid session id {0:?}: it must be non-empty, not . or .., and contain no '/' or NUL")]
+    #[error(
+        "invalid session id {0:?}: it names a directory, so it must be 1 to {MAX_ID_BYTES} bytes, not . or .., and contain no '/' or NUL"
+    )]
     InvalidId(String),
     #[error("session id entrypoint is reserved for the image's entrypoint")]
     ReservedId,
@@ -90,12 +90,10 @@ impl From<SessionError> for ApiError {
             | SessionError::NotStarted
             | SessionError::NotReading => ApiError::conflict(message),
             SessionError::NotFound | SessionError::CommandNotFound => {
-                ApiError::new(StatusCode::NOT_FOUND, "PROCESS_NOT_FOUND", message)
+                ApiError::new(ErrorCode::ProcessNotFound, message)
             }
-            SessionError::Ended => ApiError::new(StatusCode::GONE, "SESSION_ENDED", message),
-            SessionError::Completed(_) => {
-                ApiError::new(StatusCode::GONE, "COMMAND_ALREADY_COMPLETED", message)
-            }
+            SessionError::Ended => ApiError::new(ErrorCode::SessionEnded, message),
+            SessionError::Completed(_) => ApiError::new(ErrorCode::CommandAlreadyCompleted, message),
             SessionError::Io(io) => ApiError::internal(io.to_string()),
         }
     }
@@ -141,8 +139,17 @@ fn session_info(session: &Session) -> SessionInfo {
     SessionInfo { id: session.id.clone(), commands: session.commands().iter().map(|c| info(c)).collect() }
 }
 
+/// The longest file name Linux file systems take (`NAME_MAX`); a session id names a directory.
+const MAX_ID_BYTES: usize = 255;
+
 fn check_id(id: &str) -> Result<(), SessionError> {
-    if id.is_empty() || id == "." || id == ".." || id.contains('/') || id.contains('\0') {
+    if id.is_empty()
+        || id.len() > MAX_ID_BYTES
+        || id == "."
+        || id == ".."
+        || id.contains('/')
+        || id.contains('\0')
+    {
         return Err(SessionError::InvalidId(id.to_owned()));
     }
     Ok(())
@@ -237,7 +244,7 @@ impl SessionService {
             self.inner.sessions.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, s)| s).collect();
         for session in sessions {
             session.deleted.cancel();
-            tokio::task::spawn_blocking(move || session.kill()).await.ok();
+            session.kill().await;
         }
     }
 
@@ -401,8 +408,7 @@ impl SessionService {
         if !cmd.is_running() {
             return Err(SessionError::NotStarted);
         }
-        let pid = session.pid;
-        tokio::task::spawn_blocking(move || crate::sys::tree::signal_tree(pid, false, sig)).await.ok();
+        session.tree.signal_tree(sig, false).await;
         Ok(())
     }
 
@@ -450,7 +456,8 @@ mod tests {
     #[test]
     fn session_ids_cannot_escape_the_sessions_dir() {
         assert!(check_id("a-b_c.1").is_ok());
-        for bad in ["", ".", "..", "a/b"] {
+        assert!(check_id(&"a".repeat(255)).is_ok());
+        for bad in ["", ".", "..", "a/b", "a\0b", &"a".repeat(256)] {
             assert!(check_id(bad).is_err(), "{bad:?}");
         }
     }
