@@ -275,3 +275,64 @@ async fn children_never_see_the_daemons_own_variables() {
     // Only the owner tag that marks the child's tree.
     assert_eq!(ours, vec![&"TOOLBOXD_OWNER"], "{names:?}");
 }
+
+#[tokio::test]
+async fn stopping_a_language_server_kills_what_it_started() {
+    skip_unless!(common::have("pylsp"), "pylsp is not installed (pip install python-lsp-server)");
+    let mark = marker(300, 8, 0);
+    // A pylsp that first double-forks a marked process away from itself.
+    let bin = tempfile::tempdir().unwrap();
+    let real = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|dir| dir.join("pylsp"))
+        .find(|path| path.is_file())
+        .unwrap();
+    let wrapper = bin.path().join("pylsp");
+    let script =
+        format!("#!/bin/sh\n(setsid sleep {mark} >/dev/null 2>&1 &)\nexec {} \"$@\"\n", real.display());
+    std::fs::write(&wrapper, script).unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap());
+    let daemon =
+        Daemon::spawn_with(common::Options { env: vec![("PATH", &path)], ..common::Options::default() });
+    let project = daemon.work().join("proj");
+    std::fs::create_dir(&project).unwrap();
+    let server = json!({"languageId": "python", "pathToProject": project});
+    let started = daemon.post("/lsp/start").json(&server).send().await.unwrap();
+    assert_eq!(started.status(), 200, "{:?}", started.text().await);
+    wait_for_processes(&mark, 1).await;
+    let stopped = daemon.post("/lsp/stop").json(&server).send().await.unwrap();
+    assert_eq!(stopped.status(), 200);
+    assert_no_survivors(&mark, "language server stop").await;
+}
+
+#[tokio::test]
+async fn adopted_orphans_are_reaped() {
+    let daemon = Daemon::spawn();
+    let command = "for i in $(seq 20); do (sleep 0.05 &); done; sleep 0.3";
+    let body: Value = daemon
+        .post("/process/execute")
+        .json(&json!({"command": command}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["exitCode"], 0, "{body}");
+    let daemon_pid = daemon.pid().to_string();
+    let zombies = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+            .filter(|stat| {
+                stat.rsplit_once(") ").is_some_and(|(_, rest)| {
+                    let mut fields = rest.split(' ');
+                    fields.next() == Some("Z") && fields.next() == Some(daemon_pid.as_str())
+                })
+            })
+            .count()
+    };
+    let reaped = eventually(|| zombies() == 0, Duration::from_secs(10)).await;
+    assert!(reaped, "{} zombie children of the daemon are left", zombies());
+}
