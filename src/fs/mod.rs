@@ -162,6 +162,24 @@ impl FsService {
         .await
     }
 
+    /// A bounded line or byte range of a file (`text::read`).
+    pub async fn read_range(&self, path: &str, range: text::Range, limit: usize) -> FsResult<text::Slice> {
+        let resolved = self.resolve(path);
+        blocking(move || text::read(&resolved, range, limit)).await
+    }
+
+    /// Replaces the whole file, atomically (`text::write`).
+    pub async fn write_all(&self, path: &str, content: &[u8]) -> FsResult<u64> {
+        let entry = self.entry(path)?;
+        text::write(&entry, &self.journal, content).await
+    }
+
+    /// Replaces an exact string, once or everywhere (`text::edit`).
+    pub async fn edit(&self, path: &str, old: &str, new: &str, all: bool) -> FsResult<usize> {
+        let entry = self.entry(path)?;
+        text::edit(&entry, &self.journal, old, new, all).await
+    }
+
     pub async fn find(&self, shown: String, pattern: String) -> FsResult<Vec<Match>> {
         let root = self.resolve(&shown);
         blocking(move || Ok(search::find(&shown, &root, &pattern))).await

@@ -7,8 +7,11 @@
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::Arc;
 
 use super::error::{FsError, FsResult, blocking};
+use super::journal::UploadJournal;
+use super::paths::EntryPath;
 use super::upload::AtomicUpload;
 
 /// Files larger than this are not loaded for an exact-string edit.
@@ -121,9 +124,9 @@ pub fn read(path: &Path, range: Range, limit: usize) -> FsResult<Slice> {
 }
 
 /// Writes `content` as the whole file, atomically, creating parent directories (0755).
-pub async fn write(path: &Path, content: &[u8]) -> FsResult<u64> {
-    let shown = path.display().to_string();
-    let mut upload = AtomicUpload::begin(path, 0o755).await.map_err(|err| err.into_fs(&shown))?;
+pub async fn write(entry: &EntryPath, journal: &Arc<UploadJournal>, content: &[u8]) -> FsResult<u64> {
+    let shown = entry.path.display().to_string();
+    let mut upload = AtomicUpload::begin(entry, 0o755, journal).await.map_err(|err| err.into_fs(&shown))?;
     upload.write(content).await.map_err(|err| err.into_fs(&shown))?;
     upload.commit().await.map_err(|err| err.into_fs(&shown))
 }
@@ -131,7 +134,14 @@ pub async fn write(path: &Path, content: &[u8]) -> FsResult<u64> {
 /// Replaces `old` with `new` in the file: exactly one occurrence, or every one when `all`.
 /// Returns how many were replaced. Fails, changing nothing, when `old` is empty or absent, or
 /// occurs more than once without `all`.
-pub async fn edit(path: &Path, old: &str, new: &str, all: bool) -> FsResult<usize> {
+pub async fn edit(
+    entry: &EntryPath,
+    journal: &Arc<UploadJournal>,
+    old: &str,
+    new: &str,
+    all: bool,
+) -> FsResult<usize> {
+    let path = entry.path.as_path();
     if old.is_empty() {
         return Err(FsError::Invalid("the text to replace must not be empty".to_owned()));
     }
@@ -169,7 +179,7 @@ pub async fn edit(path: &Path, old: &str, new: &str, all: bool) -> FsResult<usiz
         _ => {}
     }
     let replaced = if all { text.replace(old, new) } else { text.replacen(old, new, 1) };
-    write(path, replaced.as_bytes()).await?;
+    write(entry, journal, replaced.as_bytes()).await?;
     Ok(found)
 }
 
@@ -220,12 +230,18 @@ mod tests {
 
     #[tokio::test]
     async fn edits_need_exactly_one_match_unless_all() {
-        let (_dir, path) = file("one two two\n");
-        assert!(edit(&path, "three", "3", false).await.unwrap_err().to_string().contains("not found"));
-        assert!(edit(&path, "two", "2", false).await.unwrap_err().to_string().contains("2 times"));
+        let (dir, path) = file("one two two\n");
+        let entry = EntryPath::new("f.txt", |p| dir.path().join(p)).unwrap();
+        let journal = Arc::new(UploadJournal::open(dir.path()));
+        let edit = |old: &'static str, new: &'static str, all: bool| {
+            let (entry, journal) = (entry.clone(), Arc::clone(&journal));
+            async move { edit(&entry, &journal, old, new, all).await }
+        };
+        assert!(edit("three", "3", false).await.unwrap_err().to_string().contains("not found"));
+        assert!(edit("two", "2", false).await.unwrap_err().to_string().contains("2 times"));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "one two two\n");
-        assert_eq!(edit(&path, "one", "1", false).await.unwrap(), 1);
-        assert_eq!(edit(&path, "two", "2", true).await.unwrap(), 2);
+        assert_eq!(edit("one", "1", false).await.unwrap(), 1);
+        assert_eq!(edit("two", "2", true).await.unwrap(), 2);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "1 2 2\n");
     }
 }

@@ -9,8 +9,7 @@ use serde_json::json;
 
 use super::McpServer;
 use super::reply::{ToolResult, done, reply};
-use crate::fs::error::{FsError, blocking};
-use crate::fs::{info, search, text};
+use crate::fs::text;
 
 /// Bytes of file content one `read_file` call returns.
 const READ_LIMIT: usize = 256 * 1024;
@@ -93,7 +92,6 @@ impl McpServer {
         call); start_line and line_count select other lines. For binary files or exact byte \
         positions use byte_offset and byte_count. The result says whether the file goes on.")]
     async fn read_file(&self, Parameters(p): Parameters<ReadFile>) -> ToolResult {
-        let path = self.state.fs.resolve(&p.path);
         let range = match p.byte_offset {
             Some(start) => text::Range::Bytes { start, len: p.byte_count.unwrap_or(64 * 1024) },
             None => text::Range::Lines {
@@ -102,7 +100,7 @@ impl McpServer {
             },
         };
         let by_lines = matches!(range, text::Range::Lines { .. });
-        let outcome = blocking(move || text::read(&path, range, READ_LIMIT)).await;
+        let outcome = self.state.fs.read_range(&p.path, range, READ_LIMIT).await;
         reply(outcome, |slice| {
             let unit = if by_lines { "lines" } else { "bytes" };
             let (content, encoding) = match String::from_utf8(slice.bytes) {
@@ -136,8 +134,7 @@ impl McpServer {
     #[tool(description = "Create or overwrite a file with the given content (written atomically; \
         parent directories are created). To change part of an existing file prefer edit_file.")]
     async fn write_file(&self, Parameters(p): Parameters<WriteFile>) -> ToolResult {
-        let path = self.state.fs.resolve(&p.path);
-        reply(text::write(&path, p.content.as_bytes()).await, |bytes| {
+        reply(self.state.fs.write_all(&p.path, p.content.as_bytes()).await, |bytes| {
             done(format!("wrote {bytes} bytes to {}", p.path), json!({"path": p.path, "bytes": bytes}))
         })
     }
@@ -147,8 +144,7 @@ impl McpServer {
         replace_all is true. Fails without changing the file when the text is absent or not \
         unique.")]
     async fn edit_file(&self, Parameters(p): Parameters<EditFile>) -> ToolResult {
-        let path = self.state.fs.resolve(&p.path);
-        reply(text::edit(&path, &p.old_text, &p.new_text, p.replace_all).await, |count| {
+        reply(self.state.fs.edit(&p.path, &p.old_text, &p.new_text, p.replace_all).await, |count| {
             done(
                 format!("replaced {count} occurrence(s) in {}", p.path),
                 json!({"path": p.path, "replacements": count}),
@@ -161,10 +157,8 @@ impl McpServer {
         entries).")]
     async fn list_directory(&self, Parameters(p): Parameters<ListDirectory>) -> ToolResult {
         let shown = shown(p.path);
-        let resolved = self.state.fs.resolve(&shown);
         let depth = p.depth.unwrap_or(1).max(1);
-        let requested = shown.clone();
-        let outcome = blocking(move || info::list(&requested, &resolved, depth)).await;
+        let outcome = self.state.fs.list(shown.clone(), depth).await;
         reply(outcome, |entries| {
             let total = entries.len();
             let mut lines = Vec::new();
@@ -192,9 +186,7 @@ impl McpServer {
         .gitignore. At most 1000 paths.")]
     async fn find_files(&self, Parameters(p): Parameters<FindFiles>) -> ToolResult {
         let shown = shown(p.path);
-        let root = self.state.fs.resolve(&shown);
-        let (requested, pattern) = (shown.clone(), p.pattern.clone());
-        let outcome = blocking(move || Ok::<_, FsError>(search::search(&requested, &root, &pattern))).await;
+        let outcome = self.state.fs.search(shown.clone(), p.pattern.clone()).await;
         reply(outcome, |paths| {
             let total = paths.len();
             let mut text = paths.iter().take(LIST_LIMIT).cloned().collect::<Vec<_>>().join("\n");
@@ -212,9 +204,7 @@ impl McpServer {
         matching lines as 'path:line: text' (binary files skipped, at most 500 matches).")]
     async fn search_files(&self, Parameters(p): Parameters<SearchFiles>) -> ToolResult {
         let shown = shown(p.path);
-        let root = self.state.fs.resolve(&shown);
-        let (requested, pattern) = (shown.clone(), p.text.clone());
-        let outcome = blocking(move || Ok::<_, FsError>(search::find(&requested, &root, &pattern))).await;
+        let outcome = self.state.fs.find(shown.clone(), p.text.clone()).await;
         reply(outcome, |matches| {
             let total = matches.len();
             let mut lines = Vec::new();
