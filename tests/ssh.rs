@@ -54,10 +54,12 @@ impl Ssh {
         let port = free_port();
         let port_arg = port.to_string();
         let keys = dir.path().join("authorized_keys");
+        // A home of its own, so login shells read no profile of this machine's user.
+        let home = dir.path().to_str().unwrap().to_owned();
         let daemon = Daemon::spawn_with(Options {
             token: Some(TOKEN),
             args: vec!["--ssh-port", &port_arg, "--ssh-authorized-keys", keys.to_str().unwrap()],
-            ..Options::default()
+            env: vec![("HOME", &home)],
         });
         wait_for_port(port);
         Ssh { daemon, port, dir }
@@ -98,8 +100,12 @@ impl Ssh {
     }
 
     fn ssh(&self) -> Command {
+        self.ssh_with_key("id")
+    }
+
+    fn ssh_with_key(&self, key: &str) -> Command {
         let mut cmd = Command::new("ssh");
-        cmd.args(self.options("-p")).args(self.key_options("id"));
+        cmd.args(self.options("-p")).args(self.key_options(key));
         cmd
     }
 
@@ -234,8 +240,7 @@ fn wrong_passwords_and_unknown_keys_are_refused_and_the_token_logs_in() {
     need_ssh!();
     let ssh = Ssh::start();
     let out = ssh
-        .ssh()
-        .args(ssh.key_options("stranger"))
+        .ssh_with_key("stranger")
         .args(["root@127.0.0.1", "true"])
         .stdin(Stdio::null())
         .output()
@@ -522,7 +527,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
+        let _ = self.cmd().arg("kill-server").stderr(Stdio::null()).status();
     }
 }
 
@@ -544,7 +549,8 @@ fn an_interactive_terminal_follows_window_changes() {
         .status()
         .unwrap();
     assert!(status.success());
-    tmux.keys("echo TERM=$TERM; tty; echo SIZE=$(stty size)END");
+    // Quotes split the marker in what is typed, so only the output contains it whole.
+    tmux.keys("echo TERM=$TERM; tty; echo SIZE=$(stty size)E''ND");
     let screen = tmux.wait_for("END");
     assert!(screen.contains("SIZE=30 100END"), "{screen}");
     assert!(screen.contains("/dev/pts/"), "{screen}");
@@ -553,14 +559,14 @@ fn an_interactive_terminal_follows_window_changes() {
     assert!(
         tmux.cmd().args(["resize-window", "-t", "t", "-x", "120", "-y", "40"]).status().unwrap().success()
     );
-    tmux.keys("clear; echo NEW=$(stty size)END");
+    tmux.keys("clear; echo NEW=$(stty size)E''ND");
     let screen = tmux.wait_for("NEW=40 120END");
     assert!(screen.contains("NEW=40 120END"));
 
     tmux.keys("exit 7");
     // The shell's end ends the session; the pane's ssh reports the code.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while tmux.cmd().args(["has-session", "-t", "t"]).status().unwrap().success() {
+    while tmux.cmd().args(["has-session", "-t", "t"]).stderr(Stdio::null()).status().unwrap().success() {
         assert!(Instant::now() < deadline, "the ssh session did not end after exit");
         std::thread::sleep(Duration::from_millis(50));
     }

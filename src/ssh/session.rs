@@ -19,6 +19,7 @@ use bytes::Bytes;
 use russh::server::{Handle, Msg};
 use russh::{Channel, ChannelMsg, ChannelWriteHalf, Sig};
 use rustix::process::Signal;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +31,8 @@ use crate::ssh::child::{Child, Exit, Spec, Terminal};
 const DRAIN_GRACE: Duration = Duration::from_secs(5);
 /// Environment variables a client may set per channel.
 const MAX_ENV: usize = 256;
+/// Bytes buffered between the channel and the SFTP subsystem in each direction.
+const SFTP_PIPE: usize = 256 * 1024;
 
 /// What a channel needs from its connection.
 #[derive(Debug, Clone)]
@@ -111,13 +114,52 @@ fn valid_env(name: &str, value: &str) -> bool {
     !name.is_empty() && !name.contains(['=', '\0']) && !value.contains('\0')
 }
 
+/// The subsystem talks to russh-sftp through an in-memory pipe rather than over the channel
+/// itself, so that when it ends this task still owns the channel and can report an exit status
+/// before closing (OpenSSH's `scp` counts a missing status as a failure).
 async fn run_sftp(channel: Channel<Msg>, ctx: &ChannelContext) {
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    let sftp = crate::ssh::sftp::Sftp::new(ctx.work.clone(), done_tx);
-    // The subsystem runs until the client closes its side; dropping the stream closes the
-    // channel. The handler (and with it `done_tx`) is dropped when the subsystem ends.
-    russh_sftp::server::run(channel.into_stream(), sftp).await;
-    let _ = done_rx.await;
+    let (ours, theirs) = tokio::io::duplex(SFTP_PIPE);
+    russh_sftp::server::run(theirs, crate::ssh::sftp::Sftp::new(ctx.work.clone())).await;
+    let id = channel.id();
+    let (mut read, write) = channel.split();
+    let (mut from_sftp, mut to_sftp) = tokio::io::split(ours);
+    let requests = async {
+        loop {
+            match read.wait().await {
+                Some(ChannelMsg::Data { data }) => {
+                    if to_sftp.write_all(&data).await.is_err() {
+                        return false;
+                    }
+                }
+                Some(ChannelMsg::Eof) => break,
+                None | Some(ChannelMsg::Close) => return false,
+                Some(_) => {}
+            }
+        }
+        // The subsystem sees the end of its input, answers what is pending and stops.
+        let _ = to_sftp.shutdown().await;
+        true
+    };
+    let answers = async {
+        let mut buf = vec![0u8; crate::ssh::child::CHUNK];
+        loop {
+            match from_sftp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if write.data_bytes(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let client_done = tokio::select! {
+        _ = ctx.cancel.cancelled() => return,
+        (finished, ()) = async { tokio::join!(requests, answers) } => finished,
+    };
+    if client_done {
+        finish(&write, &ctx.handle, id, Exit::Code(0)).await;
+    }
 }
 
 async fn run_child(channel: Channel<Msg>, ctx: &ChannelContext, spec: Spec) {

@@ -33,8 +33,6 @@ pub struct Sftp {
     work: PathBuf,
     handles: HashMap<String, Open>,
     next_handle: u64,
-    /// Dropped when the subsystem ends, which tells the channel to close.
-    _done: tokio::sync::oneshot::Sender<()>,
 }
 
 impl std::fmt::Debug for Sftp {
@@ -44,8 +42,8 @@ impl std::fmt::Debug for Sftp {
 }
 
 impl Sftp {
-    pub fn new(work: PathBuf, done: tokio::sync::oneshot::Sender<()>) -> Self {
-        Sftp { work, handles: HashMap::new(), next_handle: 0, _done: done }
+    pub fn new(work: PathBuf) -> Self {
+        Sftp { work, handles: HashMap::new(), next_handle: 0 }
     }
 
     fn resolve(&self, path: &str) -> PathBuf {
