@@ -239,12 +239,8 @@ fn is_zombie(pid: u32) -> bool {
 fn wrong_passwords_and_unknown_keys_are_refused_and_the_token_logs_in() {
     need_ssh!();
     let ssh = Ssh::start();
-    let out = ssh
-        .ssh_with_key("stranger")
-        .args(["root@127.0.0.1", "true"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out =
+        ssh.ssh_with_key("stranger").args(["root@127.0.0.1", "true"]).stdin(Stdio::null()).output().unwrap();
     assert_eq!(out.status.code(), Some(255), "an unknown key logged in: {out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"), "{out:?}");
 

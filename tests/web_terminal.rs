@@ -96,10 +96,16 @@ async fn the_page_is_a_login_form_with_a_token_and_wrong_tokens_are_refused() {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let page = client.get(format!("http://127.0.0.1:{port}/")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("name=\"token\""), "{page}");
-    let wrong = client.post(format!("http://127.0.0.1:{port}/login")).form(&[("token", "nope")]).send().await.unwrap();
+    let wrong = client
+        .post(format!("http://127.0.0.1:{port}/login"))
+        .form(&[("token", "nope")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
     assert!(wrong.headers().get("set-cookie").is_none());
-    let right = client.post(format!("http://127.0.0.1:{port}/login")).form(&[("token", TOKEN)]).send().await.unwrap();
+    let right =
+        client.post(format!("http://127.0.0.1:{port}/login")).form(&[("token", TOKEN)]).send().await.unwrap();
     assert_eq!(right.status(), 303);
     let cookie = right.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
@@ -117,7 +123,8 @@ async fn the_page_is_a_login_form_with_a_token_and_wrong_tokens_are_refused() {
     let mut request = format!("ws://127.0.0.1:{port}/ws").into_client_request().unwrap();
     request.headers_mut().insert("Cookie", pair.parse().unwrap());
     request.headers_mut().insert("Origin", format!("http://127.0.0.1:{port}").parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("the cookie opens the terminal");
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(request).await.expect("the cookie opens the terminal");
     socket.send(Message::text("echo $((6*7))\r")).await.unwrap();
     read_until(&mut socket, "42").await;
 }
@@ -136,7 +143,9 @@ fn a_browser_types_into_the_terminal_and_resizes_it() {
         "xterm.js (libjs-xterm, node-xterm) is not installed"
     );
     let Some(playwright) = playwright_dir() else {
-        eprintln!("SKIPPED: playwright-core is not installed in .tools/playwright (tests/run.sh installs it)");
+        eprintln!(
+            "SKIPPED: playwright-core is not installed in .tools/playwright (tests/run.sh installs it)"
+        );
         return;
     };
     let (_daemon, port, _home) = start(Some(TOKEN));
@@ -149,8 +158,9 @@ fn a_browser_types_into_the_terminal_and_resizes_it() {
         .output()
         .expect("node");
     let text = String::from_utf8_lossy(&out.stdout);
-    let result: serde_json::Value = serde_json::from_str(text.trim())
-        .unwrap_or_else(|_| panic!("driver printed no JSON: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let result: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+        panic!("driver printed no JSON: {text}\n{}", String::from_utf8_lossy(&out.stderr))
+    });
     println!("browser saw: {result}");
     assert!(result.get("error").is_none(), "{}", result["error"].as_str().unwrap_or_default());
     assert_eq!(result["loginForm"], true);

@@ -50,7 +50,7 @@ pub(crate) fn head_branch(repo: &Repository) -> GitResult<Option<String>> {
 impl GitService {
     /// `git init`: the initial branch is `initial_branch`, else `init.defaultBranch`, else `master`.
     pub async fn init(&self, path: &str, bare: bool, initial_branch: Option<String>) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || {
             let exists = if bare {
                 dir.join("HEAD").exists() && dir.join("objects").exists()
@@ -58,11 +58,11 @@ impl GitService {
                 dir.join(".git").exists()
             };
             if exists {
-                return Err(GitError::Conflict(format!("repository already exists at {}", dir.display())));
+                return Err(GitError::Blocked(format!("repository already exists at {}", dir.display())));
             }
             if let Some(branch) = &initial_branch {
                 if !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
-                    return Err(GitError::BadRequest(format!("invalid branch name '{branch}'")));
+                    return Err(GitError::Invalid(format!("invalid branch name '{branch}'")));
                 }
             }
             let mut opts = RepositoryInitOptions::new();

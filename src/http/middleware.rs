@@ -10,29 +10,29 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use crate::error::{ApiError, ErrorBody, ErrorEnvelope};
+use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Writes the contract's JSON envelope for every response that carries an [`ErrorBody`], so
+/// Writes the contract's JSON envelope for every response that carries an [`ApiError`], so
 /// handler errors, extractor rejections, auth failures, unknown routes and panics look alike.
 pub async fn render_envelope(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
-    let Some(body) = response.extensions().get::<ErrorBody>().cloned() else {
+    let Some(err) = response.extensions().get::<ApiError>().cloned() else {
         return response;
     };
     let status = response.status();
     if status == axum::http::StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} failed: {}", body.message);
+        tracing::error!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} failed: {}", err.message);
     } else if status.is_server_error() {
         // 502/503 describe the sandbox's state (an app not listening yet, no desktop), not a
         // daemon fault.
-        tracing::warn!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} failed: {}", body.message);
+        tracing::warn!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} failed: {}", err.message);
     } else {
-        tracing::debug!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} rejected: {}", body.message);
+        tracing::debug!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} rejected: {}", err.message);
     }
-    let envelope = ErrorEnvelope::new(status, &body, &path, method.as_str());
+    let envelope = err.envelope(&path, method.as_str());
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
@@ -50,16 +50,22 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::internal(format!("handler panicked: {detail}")).into_response()
 }
 
+/// The credentials of an `Authorization: Bearer <token>` header. The scheme name is
+/// case-insensitive and may be followed by several spaces (RFC 9110 §11.1, RFC 6750 §2.1).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim_start_matches(' '))
+        .filter(|t| !t.is_empty())
+}
+
 /// With a token configured, every request (websocket upgrades included) must carry
 /// `Authorization: Bearer <token>`; the comparison takes the same time whatever the input.
 pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if let Some(expected) = state.config.token.as_deref() {
-        let presented = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .unwrap_or("");
+        let presented = bearer_token(request.headers()).unwrap_or("");
         if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
             return ApiError::unauthorized("missing or invalid bearer token").into_response();
         }
