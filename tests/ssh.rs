@@ -404,8 +404,9 @@ fn unix_socket_forward_reaches_a_socket_in_the_sandbox() {
     let ssh = Ssh::start();
     let socket_path = ssh.daemon.work().join("echo.sock");
     let listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
+    // Every connection is answered (the readiness probe below makes one too).
     std::thread::spawn(move || {
-        if let Ok((mut conn, _)) = listener.accept() {
+        for mut conn in listener.incoming().map_while(Result::ok) {
             let mut buf = [0u8; 64];
             let n = conn.read(&mut buf).unwrap_or(0);
             let _ = conn.write_all(&[b"echo:", &buf[..n]].concat());
