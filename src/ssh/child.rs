@@ -1,26 +1,23 @@
 //! A child process attached to a remote client (an SSH channel, a web-terminal socket).
 //!
-//! Both kinds start the same way: the daemon's environment (`POST /env`) plus the client's
-//! variables, the work dir, a process group (or, with a terminal, a session) of its own. Input
-//! arrives on a bounded queue, output leaves on bounded queues, and dropping the [`Child`] kills
-//! its whole process tree, so nothing outlives the channel or socket that started it.
-//!
-//! Pipes go through `process::command`; terminals through `portable-pty`, as the PTY area does.
+//! Both kinds start through the daemon's one process owner (`process::owner`): the daemon's
+//! environment (`POST /env`) plus the client's variables, the work dir, a process group (or,
+//! with a terminal, a session) of its own. Input arrives on a bounded queue, output leaves on
+//! bounded queues, and dropping the [`Child`] drops the owner's tree handle, which kills the
+//! whole tree, so nothing outlives the channel or socket that started it.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::environment::Environment;
-use crate::process::command::command;
+use crate::process::owner::{self, Spawn, Tree};
 
 /// Largest chunk read from a child's output at once.
 pub const CHUNK: usize = 32 * 1024;
@@ -53,6 +50,15 @@ pub enum Exit {
     Signal { number: i32, core_dumped: bool },
 }
 
+impl From<owner::Exit> for Exit {
+    fn from(exit: owner::Exit) -> Self {
+        match exit {
+            owner::Exit::Code(code) => Exit::Code(u32::try_from(code).unwrap_or(1)),
+            owner::Exit::Signal(number) => Exit::Signal { number, core_dumped: false },
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
     #[error("cannot open a terminal: {0}")]
@@ -62,8 +68,9 @@ pub enum SpawnError {
 }
 
 /// A running child. Dropping it kills the child and everything it started.
+#[derive(Debug)]
 pub struct Child {
-    pid: i32,
+    tree: Tree,
     /// Input for the child; dropping it closes a pipe's input (EOF).
     pub input: Option<mpsc::Sender<Bytes>>,
     pub stdout: mpsc::Receiver<Bytes>,
@@ -71,15 +78,7 @@ pub struct Child {
     pub stderr: Option<mpsc::Receiver<Bytes>>,
     /// Resolves once the child has exited.
     pub exit: oneshot::Receiver<Exit>,
-    master: Option<Mutex<Box<dyn MasterPty + Send>>>,
-    /// Set once the child has been waited for: its pid may then belong to someone else.
-    reaped: Arc<AtomicBool>,
-}
-
-impl std::fmt::Debug for Child {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Child").field("pid", &self.pid).finish_non_exhaustive()
-    }
+    master: Option<OwnedFd>,
 }
 
 impl Child {
@@ -91,7 +90,7 @@ impl Child {
     }
 
     pub fn pid(&self) -> i32 {
-        self.pid
+        self.tree.pid()
     }
 
     /// Moves the output queue out (to a task of its own); the child keeps a closed one.
@@ -102,51 +101,43 @@ impl Child {
     /// Changes the terminal's size; a child without a terminal has none to change.
     pub fn resize(&self, cols: u16, rows: u16) {
         if let Some(master) = &self.master {
-            let master = master.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Err(err) = master.resize(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }) {
-                tracing::debug!(pid = self.pid, "terminal resize failed: {err}");
+            if let Err(err) = crate::sys::pty::resize(master, cols, rows) {
+                tracing::debug!(pid = self.pid(), "terminal resize failed: {err}");
             }
         }
     }
 
     /// Sends `signal` to the child's process group (its jobs included).
     pub fn signal(&self, signal: rustix::process::Signal) {
-        if let Some(group) = rustix::process::Pid::from_raw(self.pid) {
-            // The group may be gone already; that is no error for the client.
-            let _ = rustix::process::kill_process_group(group, signal);
-        }
+        self.tree.signal_group(signal);
     }
 }
 
-impl Drop for Child {
-    fn drop(&mut self) {
-        if self.pid <= 0 {
-            return;
-        }
-        if self.reaped.load(Ordering::Acquire) {
-            // The leader is gone; what it left behind in its group goes too. The group id stays
-            // reserved while members exist, so this cannot hit a stranger.
-            self.signal(rustix::process::Signal::KILL);
-        } else {
-            crate::sys::tree::kill_tree(self.pid);
-        }
-    }
+fn start_error(spec: &Spec, err: &std::io::Error) -> SpawnError {
+    SpawnError::Start { program: spec.program.to_string_lossy().into_owned(), detail: err.to_string() }
+}
+
+/// Publishes the tree's exit on a oneshot.
+fn exit_of(tree: &Tree) -> oneshot::Receiver<Exit> {
+    let (tx, rx) = oneshot::channel();
+    let exited = tree.exited();
+    tokio::spawn(async move {
+        let _ = tx.send(Exit::from(exited.await));
+    });
+    rx
 }
 
 fn spawn_piped(env: &Environment, spec: Spec) -> Result<Child, SpawnError> {
-    let mut cmd = command(env, &spec.program, &spec.cwd);
-    cmd.args(&spec.args)
+    let mut spawn = Spawn::new(&spec.program, &spec.cwd, env);
+    spawn
+        .args(&spec.args)
         .envs(&spec.env)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().map_err(|err| SpawnError::Start {
-        program: spec.program.to_string_lossy().into_owned(),
-        detail: err.to_string(),
-    })?;
-    let pid = child.id().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0);
+    let child = spawn.spawn().map_err(|err| start_error(&spec, &err))?;
     let (input_tx, mut input_rx) = mpsc::channel::<Bytes>(QUEUE);
-    if let Some(mut stdin) = child.stdin.take() {
+    if let Some(mut stdin) = child.stdin {
         tokio::spawn(async move {
             while let Some(data) = input_rx.recv().await {
                 if stdin.write_all(&data).await.is_err() {
@@ -156,33 +147,14 @@ fn spawn_piped(env: &Environment, spec: Spec) -> Result<Child, SpawnError> {
             // Dropping stdin here is the child's EOF.
         });
     }
-    let stdout = pump(child.stdout.take());
-    let stderr = pump(child.stderr.take());
-    let (exit_tx, exit_rx) = oneshot::channel();
-    let reaped = Arc::new(AtomicBool::new(false));
-    let reaped_by_wait = Arc::clone(&reaped);
-    tokio::spawn(async move {
-        use std::os::unix::process::ExitStatusExt;
-        let status = child.wait().await;
-        reaped_by_wait.store(true, Ordering::Release);
-        let exit = match status {
-            Ok(status) => match (status.code(), status.signal()) {
-                (Some(code), _) => Exit::Code(u32::try_from(code).unwrap_or(1)),
-                (None, Some(number)) => Exit::Signal { number, core_dumped: status.core_dumped() },
-                (None, None) => Exit::Code(1),
-            },
-            Err(_) => Exit::Code(1),
-        };
-        let _ = exit_tx.send(exit);
-    });
+    let exit = exit_of(&child.tree);
     Ok(Child {
-        pid,
+        stdout: pump(child.stdout),
+        stderr: Some(pump(child.stderr)),
+        tree: child.tree,
         input: Some(input_tx),
-        stdout,
-        stderr: Some(stderr),
-        exit: exit_rx,
+        exit,
         master: None,
-        reaped,
     })
 }
 
@@ -208,111 +180,61 @@ fn pump(source: Option<impl AsyncRead + Unpin + Send + 'static>) -> mpsc::Receiv
 }
 
 fn spawn_terminal(env: &Environment, spec: Spec, terminal: &Terminal) -> Result<Child, SpawnError> {
-    let size =
-        PtySize { rows: terminal.rows.max(1), cols: terminal.cols.max(1), pixel_width: 0, pixel_height: 0 };
-    let pair = native_pty_system().openpty(size).map_err(|err| SpawnError::Terminal(err.to_string()))?;
-    let mut cmd = CommandBuilder::new(&spec.program);
-    cmd.args(&spec.args);
-    cmd.env_clear();
-    for (name, value) in env.snapshot() {
-        cmd.env(name, value);
-    }
-    for (name, value) in &spec.env {
-        cmd.env(name, value);
-    }
-    cmd.env("TERM", &terminal.term);
-    cmd.cwd(&spec.cwd);
-    let start_error =
-        |detail: String| SpawnError::Start { program: spec.program.to_string_lossy().into_owned(), detail };
-    let mut child = pair.slave.spawn_command(cmd).map_err(|err| start_error(err.to_string()))?;
-    // The reader sees EOF only once every slave descriptor is closed, ours included.
-    drop(pair.slave);
-    let pid = child.process_id().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0);
-    let kill_on_error = |err: String, child: &mut Box<dyn portable_pty::Child + Send + Sync>| {
-        let _ = child.kill();
-        SpawnError::Terminal(err)
-    };
-    let mut reader = match pair.master.try_clone_reader() {
-        Ok(reader) => reader,
-        Err(err) => return Err(kill_on_error(err.to_string(), &mut child)),
-    };
-    let mut writer = match pair.master.take_writer() {
-        Ok(writer) => writer,
-        Err(err) => return Err(kill_on_error(err.to_string(), &mut child)),
-    };
+    let term_error = |err: std::io::Error| SpawnError::Terminal(err.to_string());
+    let (master, slave) =
+        crate::sys::pty::open(terminal.cols.max(1), terminal.rows.max(1)).map_err(term_error)?;
+    let mut spawn = Spawn::new(&spec.program, &spec.cwd, env);
+    spawn
+        .args(&spec.args)
+        .envs(&spec.env)
+        .env("TERM", &terminal.term)
+        .stdin(slave.try_clone().map_err(term_error)?)
+        .stdout(slave.try_clone().map_err(term_error)?)
+        .stderr(slave)
+        .new_session(true);
+    // The spawn consumes the slave descriptors: the reader sees EOF (EIO) only once the child
+    // and everything that inherited the terminal have closed it.
+    let child = spawn.spawn().map_err(|err| start_error(&spec, &err))?;
+    let mut reader = master.try_clone().map(std::fs::File::from).map_err(term_error)?;
+    let mut writer = master.try_clone().map(std::fs::File::from).map_err(term_error)?;
 
     // Terminal reads and writes block, so each direction gets a thread of its own; the queues
     // between them and the async side are bounded.
     let (out_tx, out_rx) = mpsc::channel::<Bytes>(QUEUE);
-    let spawned = std::thread::Builder::new().name("ssh-pty-read".into()).spawn(move || {
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if out_tx.blocking_send(Bytes::copy_from_slice(&buf[..n])).is_err() {
-                        break;
+    std::thread::Builder::new()
+        .name("remote-pty-read".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if out_tx.blocking_send(Bytes::copy_from_slice(&buf[..n])).is_err() {
+                            break;
+                        }
                     }
+                    Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                    // EIO once the last slave descriptor closes: the normal end on Linux.
+                    Err(_) => break,
                 }
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                // EIO once the last slave descriptor closes: the normal end on Linux.
-                Err(_) => break,
             }
-        }
-    });
-    if let Err(err) = spawned {
-        return Err(kill_on_error(err.to_string(), &mut child));
-    }
+        })
+        .map_err(term_error)?;
     let (input_tx, mut input_rx) = mpsc::channel::<Bytes>(QUEUE);
-    let _ = std::thread::Builder::new().name("ssh-pty-write".into()).spawn(move || {
+    let _ = std::thread::Builder::new().name("remote-pty-write".into()).spawn(move || {
         while let Some(data) = input_rx.blocking_recv() {
             if writer.write_all(&data).and_then(|()| writer.flush()).is_err() {
                 break;
             }
         }
     });
-    let (exit_tx, exit_rx) = oneshot::channel();
-    let reaped = Arc::new(AtomicBool::new(false));
-    let reaped_by_wait = Arc::clone(&reaped);
-    let _ = std::thread::Builder::new().name("ssh-pty-wait".into()).spawn(move || {
-        let status = child.wait();
-        reaped_by_wait.store(true, Ordering::Release);
-        let exit = match status {
-            Ok(status) => match status.signal().and_then(signal_number) {
-                Some(number) => Exit::Signal { number, core_dumped: false },
-                None => Exit::Code(status.exit_code()),
-            },
-            Err(_) => Exit::Code(1),
-        };
-        let _ = exit_tx.send(exit);
-    });
+    let exit = exit_of(&child.tree);
     Ok(Child {
-        pid,
+        tree: child.tree,
         input: Some(input_tx),
         stdout: out_rx,
         stderr: None,
-        exit: exit_rx,
-        master: Some(Mutex::new(pair.master)),
-        reaped,
-    })
-}
-
-/// portable-pty reports a signal death by its `strsignal` description.
-fn signal_number(description: &str) -> Option<i32> {
-    Some(match description {
-        "Hangup" => 1,
-        "Interrupt" => 2,
-        "Quit" => 3,
-        "Illegal instruction" => 4,
-        "Aborted" => 6,
-        "Floating point exception" => 8,
-        "Killed" => 9,
-        "User defined signal 1" => 10,
-        "Segmentation fault" => 11,
-        "User defined signal 2" => 12,
-        "Broken pipe" => 13,
-        "Alarm clock" => 14,
-        "Terminated" => 15,
-        _ => return None,
+        exit,
+        master: Some(master),
     })
 }
