@@ -47,6 +47,11 @@ pub struct Config {
     #[arg(long, env = "TOOLBOXD_EXEC_OUTPUT_LIMIT", default_value_t = 10 * 1024 * 1024)]
     pub exec_output_limit: usize,
 
+    /// The desktop helper binary (mouse, keyboard, screenshots). Defaults to `toolboxd-desktop`
+    /// beside this executable, else on PATH.
+    #[arg(long, env = "TOOLBOXD_DESKTOP_HELPER")]
+    pub desktop_helper: Option<PathBuf>,
+
     /// The image's entrypoint: run as the `entrypoint` session.
     #[arg(last = true, value_name = "ENTRYPOINT ARGS")]
     pub entrypoint: Vec<String>,
@@ -64,6 +69,7 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("exec_output_limit", &self.exec_output_limit)
+            .field("desktop_helper", &self.desktop_helper)
             .field("entrypoint", &self.entrypoint)
             .finish()
     }
