@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use axum::http::StatusCode;
-
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComputerUseError {
@@ -70,14 +68,14 @@ impl From<ComputerUseError> for ApiError {
             | ComputerUseError::InvalidHotkey { .. }
             | ComputerUseError::InvalidText(_)
             | ComputerUseError::InvalidParameter(_)
-            | ComputerUseError::Rejected(_) => ApiError::bad_request(message),
+            | ComputerUseError::Rejected(_) => ApiError::new(ErrorCode::BadRequest, message),
             // The contract's computer-use 503s carry no code.
             ComputerUseError::HelperNotFound(_)
             | ComputerUseError::HelperSpawn { .. }
             | ComputerUseError::HelperBroken { .. }
             | ComputerUseError::DisplayUnreachable(_)
             | ComputerUseError::Busy(_)
-            | ComputerUseError::ShuttingDown => ApiError::uncoded(StatusCode::SERVICE_UNAVAILABLE, message),
+            | ComputerUseError::ShuttingDown => ApiError::new(ErrorCode::Unavailable, message),
             ComputerUseError::HelperExited(_)
             | ComputerUseError::Timeout(_)
             | ComputerUseError::Failed(_) => ApiError::internal(message),
