@@ -1,7 +1,7 @@
 //! The client side of the desktop helper `toolboxd-desktop`.
 //!
-//! The helper is started on the first request that needs the display, through
-//! `process::command` (the daemon's environment, a process group of its own, killed when its
+//! The helper is started on the first request that needs the display, through the process
+//! owner (`process::owner::Spawn`: the daemon's environment, a tree of its own, killed when its
 //! handle goes), with `DISPLAY` set to the display the request is for. It stays up between
 //! requests; when it exits, stops answering or the display changes, it is replaced on the
 //! next request. Requests are JSON lines with an id; a reader task hands each answer to the
@@ -27,7 +27,7 @@ use toolboxd_desktop_protocol::{ErrorKind, HelperError, Op, Output, PROTOCOL_VER
 
 use crate::computer_use::error::ComputerUseError;
 use crate::environment::Environment;
-use crate::process::command::command;
+use crate::process::owner::{Exit, Spawn};
 
 /// The helper's file name, looked for beside the daemon's own executable and on `PATH`.
 pub const HELPER_NAME: &str = "toolboxd-desktop";
@@ -188,14 +188,12 @@ impl Helper {
 
     async fn spawn(&self, display: &str) -> Result<Connection, ComputerUseError> {
         let path = self.locate()?;
-        let mut cmd = command(&self.env, &path, &self.cwd);
-        cmd.env("DISPLAY", display).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child =
-            cmd.spawn().map_err(|source| ComputerUseError::HelperSpawn { path: path.clone(), source })?;
+        let mut spawn = Spawn::new(&path, &self.cwd, &self.env);
+        spawn.env("DISPLAY", display).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = spawn.spawn().map_err(|source| ComputerUseError::HelperSpawn { path: path.clone(), source })?;
         let broken = |detail: String| ComputerUseError::HelperBroken { path: path.clone(), detail };
-        let (Some(mut stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
+        let tree = child.tree;
+        let (Some(mut stdin), Some(stdout), Some(stderr)) = (child.stdin, child.stdout, child.stderr) else {
             return Err(broken("its stdio could not be captured".to_owned()));
         };
         let mut output = FramedRead::new(stdout, LinesCodec::new_with_max_length(MAX_LINE));
@@ -216,7 +214,7 @@ impl Helper {
             _ => return Err(broken("its first line is not a hello".to_owned())),
         }
         let shown = (path.display(), display);
-        tracing::info!(helper.pid = child.id(), "desktop helper {} started on DISPLAY={}", shown.0, shown.1);
+        tracing::info!(helper.pid = tree.pid(), "desktop helper {} started on DISPLAY={}", shown.0, shown.1);
 
         let pending: Pending = Arc::default();
         let exited = CancellationToken::new();
@@ -237,12 +235,12 @@ impl Helper {
         let (watch_kill, watch_exited, watch_why) = (kill.clone(), exited.clone(), Arc::clone(&why_exited));
         tokio::spawn(async move {
             let reason = tokio::select! {
-                status = child.wait() => match status {
-                    Ok(status) => format!("it exited with {status}"),
-                    Err(err) => format!("waiting for it failed: {err}"),
+                exit = tree.wait() => match exit {
+                    Exit::Code(code) => format!("it exited with code {code}"),
+                    Exit::Signal(signal) => format!("it was killed by signal {signal}"),
                 },
                 () = watch_kill.cancelled() => {
-                    let _ = child.kill().await;
+                    tree.kill().await;
                     "it was stopped".to_owned()
                 }
             };
