@@ -190,7 +190,8 @@ impl Helper {
         let path = self.locate()?;
         let mut spawn = Spawn::new(&path, &self.cwd, &self.env);
         spawn.env("DISPLAY", display).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let child = spawn.spawn().map_err(|source| ComputerUseError::HelperSpawn { path: path.clone(), source })?;
+        let child =
+            spawn.spawn().map_err(|source| ComputerUseError::HelperSpawn { path: path.clone(), source })?;
         let broken = |detail: String| ComputerUseError::HelperBroken { path: path.clone(), detail };
         let tree = child.tree;
         let (Some(mut stdin), Some(stdout), Some(stderr)) = (child.stdin, child.stdout, child.stderr) else {
