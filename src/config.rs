@@ -47,6 +47,28 @@ pub struct Config {
     #[arg(long, env = "TOOLBOXD_EXEC_OUTPUT_LIMIT", default_value_t = 10 * 1024 * 1024)]
     pub exec_output_limit: usize,
 
+    /// Command line that starts the desktop's X server (`POST /computeruse/start`); words split
+    /// as a shell would, `$DISPLAY`, `$VNC_RESOLUTION`, `$VNC_PORT`, `$NO_VNC_PORT` expanded.
+    /// Default: `Xvfb $DISPLAY -screen 0 ${VNC_RESOLUTION}x24 -noreset`.
+    #[arg(long, env = "TOOLBOXD_XVFB_COMMAND")]
+    pub xvfb_command: Option<String>,
+
+    /// Command line that starts the desktop session (default `startxfce4`); as --xvfb-command.
+    #[arg(long, env = "TOOLBOXD_XFCE4_COMMAND")]
+    pub xfce4_command: Option<String>,
+
+    /// Command line that starts the VNC server; as --xvfb-command. Default:
+    /// `x11vnc -display $DISPLAY -forever -shared -rfbport $VNC_PORT` (plus `-localhost` when
+    /// the daemon is bound to a loopback address).
+    #[arg(long, env = "TOOLBOXD_X11VNC_COMMAND")]
+    pub x11vnc_command: Option<String>,
+
+    /// Command line that starts noVNC; as --xvfb-command. Default: Debian's
+    /// `/usr/share/novnc/utils/novnc_proxy --vnc localhost:$VNC_PORT --listen $NO_VNC_PORT`
+    /// (listening on 127.0.0.1 only when the daemon is bound to a loopback address).
+    #[arg(long, env = "TOOLBOXD_NOVNC_COMMAND")]
+    pub novnc_command: Option<String>,
+
     /// The image's entrypoint: run as the `entrypoint` session.
     #[arg(last = true, value_name = "ENTRYPOINT ARGS")]
     pub entrypoint: Vec<String>,
@@ -64,6 +86,10 @@ impl std::fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("exec_output_limit", &self.exec_output_limit)
+            .field("xvfb_command", &self.xvfb_command)
+            .field("xfce4_command", &self.xfce4_command)
+            .field("x11vnc_command", &self.x11vnc_command)
+            .field("novnc_command", &self.novnc_command)
             .field("entrypoint", &self.entrypoint)
             .finish()
     }

@@ -4,11 +4,12 @@
 //! - `config`, `state`, `error`, `environment`, `http`: shared pieces every area uses.
 //! - `routes`: the one route table and the OpenAPI document.
 //! - One module per API area, each domain logic plus a thin `routes.rs`: `system`, `fs`, `git`,
-//!   `process::{exec, session, pty, interpreter}`, `lsp`, `port`, `proxy`.
+//!   `process::{exec, session, pty, interpreter}`, `lsp`, `port`, `proxy`, `computer_use`.
 //! - `sys`: signals and other platform code.
 //!
 //! `main.rs` only parses the configuration, binds and calls [`run`].
 
+pub mod computer_use;
 pub mod config;
 pub mod environment;
 pub mod error;

@@ -12,6 +12,9 @@ what=${1:-all}
 
 # Debian packages the tests drive for real.
 APT_PACKAGES=(git curl procps util-linux file)
+# The desktop stack's programs (tests/python/test_desktop_stack.py): Xvfb, the contract's xfce4
+# session (about 40 MB, under two minutes to install), x11vnc, noVNC; xdpyinfo checks the display.
+APT_PACKAGES+=(xvfb xfce4 xfce4-session dbus-x11 x11vnc novnc websockify x11-utils)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
