@@ -2,29 +2,29 @@
 
 use std::io;
 
-use axum::http::StatusCode;
-
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Everything a filesystem operation can fail with; the message names the path and the reason.
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
     /// Invalid input (missing parameter, bad mode, directory where a file is expected).
     #[error("{0}")]
-    BadRequest(String),
+    Invalid(String),
     #[error("file not found: {0}")]
     NotFound(String),
     #[error("permission denied: {0}")]
     AccessDenied(String),
+    /// The destination of a move already exists.
     #[error("{0}")]
-    Conflict(String),
+    AlreadyExists(String),
     #[error("no space left on device: {0}")]
     NoSpace(String),
     /// An OS failure the contract files under "400 other" (e.g. ENOTDIR, EISDIR, EBUSY).
     #[error("{0}")]
     Os(String),
+    /// A failure with no better class (a worker task died, a watcher failed).
     #[error("{0}")]
-    Internal(String),
+    Unexpected(String),
 }
 
 impl FsError {
@@ -69,16 +69,15 @@ pub fn os_text(err: &io::Error) -> String {
 
 impl From<FsError> for ApiError {
     fn from(err: FsError) -> Self {
-        match err {
-            FsError::BadRequest(msg) | FsError::Os(msg) => ApiError::bad_request(msg),
-            e @ FsError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "FILE_NOT_FOUND", e.to_string()),
-            e @ FsError::AccessDenied(_) => {
-                ApiError::new(StatusCode::FORBIDDEN, "FILE_ACCESS_DENIED", e.to_string())
-            }
-            FsError::Conflict(msg) => ApiError::conflict(msg),
-            e @ FsError::NoSpace(_) => ApiError::uncoded(StatusCode::INSUFFICIENT_STORAGE, e.to_string()),
-            FsError::Internal(msg) => ApiError::internal(msg),
-        }
+        let code = match &err {
+            FsError::Invalid(_) | FsError::Os(_) => ErrorCode::BadRequest,
+            FsError::NotFound(_) => ErrorCode::FileNotFound,
+            FsError::AccessDenied(_) => ErrorCode::FileAccessDenied,
+            FsError::AlreadyExists(_) => ErrorCode::Conflict,
+            FsError::NoSpace(_) => ErrorCode::InsufficientStorage,
+            FsError::Unexpected(_) => ErrorCode::InternalServerError,
+        };
+        ApiError::new(code, err.to_string())
     }
 }
 
@@ -88,7 +87,7 @@ pub type FsResult<T> = Result<T, FsError>;
 pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> FsResult<T> + Send + 'static) -> FsResult<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|err| FsError::Internal(format!("worker failed: {err}")))?
+        .map_err(|err| FsError::Unexpected(format!("worker failed: {err}")))?
 }
 
 #[cfg(test)]

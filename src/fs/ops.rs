@@ -15,7 +15,7 @@ use super::error::{FsError, FsResult, os_text};
 pub fn delete(path: &Path, recursive: bool) -> FsResult<()> {
     let meta = fs::metadata(path).map_err(|err| FsError::io("stat", path, &err))?;
     if meta.is_dir() && !recursive {
-        return Err(FsError::BadRequest("cannot delete directory without recursive flag".to_owned()));
+        return Err(FsError::Invalid("cannot delete directory without recursive flag".to_owned()));
     }
     let own = fs::symlink_metadata(path).map_err(|err| FsError::io("lstat", path, &err))?;
     let result = if own.is_dir() { fs::remove_dir_all(path) } else { fs::remove_file(path) };
@@ -24,7 +24,7 @@ pub fn delete(path: &Path, recursive: bool) -> FsResult<()> {
 
 /// Parses an octal mode the way the reference does: base-8 digits only (`755`, `0755`).
 pub fn parse_mode(mode: &str) -> FsResult<u32> {
-    let invalid = || FsError::BadRequest("invalid mode format".to_owned());
+    let invalid = || FsError::Invalid("invalid mode format".to_owned());
     if mode.is_empty() || !mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return Err(invalid());
     }
@@ -54,7 +54,7 @@ pub fn move_path(source: &Path, destination: &Path) -> FsResult<Option<MoveParti
         fs::metadata(parent).map_err(|err| FsError::io("stat", parent, &err))?;
     }
     if fs::symlink_metadata(destination).is_ok() {
-        return Err(FsError::Conflict("destination already exists".to_owned()));
+        return Err(FsError::AlreadyExists("destination already exists".to_owned()));
     }
     match fs::rename(source, destination) {
         Ok(()) => Ok(None),
@@ -105,9 +105,9 @@ fn resolve_id(value: Option<&str>, database: &str, what: &str) -> FsResult<Optio
         None => Ok(None),
         Some(v) => match v.parse::<u32>() {
             Ok(id) => Ok(Some(id)),
-            Err(_) => lookup_id(database, v)
-                .map(Some)
-                .ok_or_else(|| FsError::BadRequest(format!("{what} not found"))),
+            Err(_) => {
+                lookup_id(database, v).map(Some).ok_or_else(|| FsError::Invalid(format!("{what} not found")))
+            }
         },
     }
 }

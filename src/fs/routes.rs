@@ -21,7 +21,7 @@ use super::search::{self, Match};
 use super::upload::{self, UploadedEntry};
 use super::watch::{Watch, WatchEvent};
 use super::{FsService, archive, paths};
-use crate::error::{ApiError, ApiResult, ERROR_SOURCE, ErrorEnvelope};
+use crate::error::{ApiError, ApiResult, ERROR_SOURCE, ErrorCode, ErrorEnvelope};
 use crate::http::extract::{Json, Query, bool_true_only, require};
 use crate::http::ws::Ws;
 use crate::state::AppState;
@@ -410,7 +410,7 @@ async fn download_file(
         }
         RangeRequest::Unsatisfiable => {
             let mut response =
-                ApiError::uncoded(StatusCode::RANGE_NOT_SATISFIABLE, "invalid range: failed to overlap")
+                ApiError::new(ErrorCode::RangeNotSatisfiable, "invalid range: failed to overlap")
                     .into_response();
             if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 response.headers_mut().insert(header::CONTENT_RANGE, value);

@@ -57,7 +57,7 @@ impl UploadError {
         match self.io() {
             Some(err) if err.kind() == io::ErrorKind::PermissionDenied => FsError::AccessDenied(detail),
             Some(err) if super::error::is_no_space(err) => FsError::NoSpace(detail),
-            _ => FsError::BadRequest(detail),
+            _ => FsError::Invalid(detail),
         }
     }
 }
@@ -262,9 +262,9 @@ where
         let field = form
             .next_field()
             .await
-            .map_err(|err| FsError::BadRequest(format!("invalid multipart form: {err}")))?;
+            .map_err(|err| FsError::Invalid(format!("invalid multipart form: {err}")))?;
         let Some(mut field) = field else {
-            return Err(FsError::BadRequest(
+            return Err(FsError::Invalid(
                 "http: no such file: multipart field \"file\" is missing".to_owned(),
             ));
         };

@@ -66,15 +66,15 @@ impl Watch {
             // The kernel queue overflowed or the watch broke: the client must rescan.
             Err(_) => flag.store(true, Ordering::Relaxed),
         })
-        .map_err(|err| FsError::Internal(format!("watch {}: {err}", path.display())))?;
+        .map_err(|err| FsError::Unexpected(format!("watch {}: {err}", path.display())))?;
         let mode = if recursive { RecursiveMode::Recursive } else { RecursiveMode::NonRecursive };
         watcher.watch(path, mode).map_err(|err| match err.kind {
             notify::ErrorKind::Io(io) => FsError::io("watch", path, &io),
-            notify::ErrorKind::MaxFilesWatch => FsError::BadRequest(format!(
+            notify::ErrorKind::MaxFilesWatch => FsError::Invalid(format!(
                 "watch {}: too many watches (fs.inotify.max_user_watches)",
                 path.display()
             )),
-            other => FsError::Internal(format!("watch {}: {other:?}", path.display())),
+            other => FsError::Unexpected(format!("watch {}: {other:?}", path.display())),
         })?;
         Ok(Watch { rx, overflow, _watcher: watcher })
     }

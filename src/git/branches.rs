@@ -20,7 +20,7 @@ pub struct ListBranchResponse {
 
 fn check_branch_name(name: &str) -> GitResult<()> {
     if !git2::Branch::name_is_valid(name)? || name.starts_with('-') {
-        return Err(GitError::BadRequest(format!("'{name}' is not a valid branch name")));
+        return Err(GitError::Invalid(format!("'{name}' is not a valid branch name")));
     }
     Ok(())
 }
@@ -126,7 +126,7 @@ impl GitService {
                 Err(err) => return Err(err.into()),
             };
             if branch.is_head() {
-                return Err(GitError::Conflict(format!("cannot delete branch '{name}': it is checked out")));
+                return Err(GitError::Blocked(format!("cannot delete branch '{name}': it is checked out")));
             }
             branch.delete()?;
             Ok(())

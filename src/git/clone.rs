@@ -25,21 +25,21 @@ pub struct CloneRequest {
 fn check_url(url: &str) -> GitResult<()> {
     let url = url.trim();
     if url.is_empty() {
-        return Err(GitError::BadRequest("url must not be empty".into()));
+        return Err(GitError::Invalid("url must not be empty".into()));
     }
     match url.split_once("://") {
         Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
             "http" | "https" | "file" if !rest.is_empty() => Ok(()),
-            "ssh" | "git" => Err(GitError::BadRequest(format!(
+            "ssh" | "git" => Err(GitError::Invalid(format!(
                 "unsupported URL scheme '{scheme}': only http(s) and file remotes are supported"
             ))),
-            _ => Err(GitError::BadRequest(format!("invalid repository URL '{}'", redact(url)))),
+            _ => Err(GitError::Invalid(format!("invalid repository URL '{}'", redact(url)))),
         },
         None if url.starts_with('/') => Ok(()),
-        None if url.contains(':') && url.contains('@') => Err(GitError::BadRequest(
+        None if url.contains(':') && url.contains('@') => Err(GitError::Invalid(
             "ssh remotes (user@host:path) are not supported: use an http(s) URL".into(),
         )),
-        None => Err(GitError::BadRequest(format!("invalid repository URL '{}'", redact(url)))),
+        None => Err(GitError::Invalid(format!("invalid repository URL '{}'", redact(url)))),
     }
 }
 
@@ -64,18 +64,18 @@ impl GitService {
     pub async fn clone_repo(&self, req: CloneRequest) -> GitResult<()> {
         check_url(&req.url)?;
         let depth = match req.depth {
-            Some(d) if d < 0 => return Err(GitError::BadRequest("depth must not be negative".into())),
-            Some(d) => i32::try_from(d).map_err(|_| GitError::BadRequest("depth is too large".into()))?,
+            Some(d) if d < 0 => return Err(GitError::Invalid("depth must not be negative".into())),
+            Some(d) => i32::try_from(d).map_err(|_| GitError::Invalid("depth is too large".into()))?,
             None => 0,
         };
         let target = self.resolve(&req.path);
         let this = self.clone();
         self.blocking(move || {
             if target.join(".git").exists() {
-                return Err(GitError::Conflict(format!("repository already exists at {}", target.display())));
+                return Err(GitError::Blocked(format!("repository already exists at {}", target.display())));
             }
             if std::fs::read_dir(&target).is_ok_and(|mut d| d.next().is_some()) {
-                return Err(GitError::Conflict(format!(
+                return Err(GitError::Blocked(format!(
                     "destination path {} already exists and is not an empty directory",
                     target.display()
                 )));
@@ -113,7 +113,7 @@ impl GitService {
             })
             .map_err(|err| match (err, branch) {
                 (
-                    GitError::NotFound(msg) | GitError::RepoNotFound(msg) | GitError::Internal(msg),
+                    GitError::NotFound(msg) | GitError::RepoNotFound(msg) | GitError::Unexpected(msg),
                     Some(b),
                 ) if msg.contains(&format!("refs/remotes/origin/{b}'")) => {
                     GitError::BranchNotFound(format!("remote branch '{b}' not found: {msg}"))

@@ -22,9 +22,7 @@ impl ConfigScope {
             "" | "global" => Ok(ConfigScope::Global),
             "system" => Ok(ConfigScope::System),
             "local" => Ok(ConfigScope::Local),
-            other => {
-                Err(GitError::BadRequest(format!("invalid scope '{other}': use global, local or system")))
-            }
+            other => Err(GitError::Invalid(format!("invalid scope '{other}': use global, local or system"))),
         }
     }
 }
@@ -47,15 +45,15 @@ pub(crate) fn config_file(
             if let Some(path) = var("GIT_CONFIG_GLOBAL") {
                 return Ok(path);
             }
-            let home = var("HOME").ok_or_else(|| GitError::Internal("HOME is not set".into()))?;
+            let home = var("HOME").ok_or_else(|| GitError::Unexpected("HOME is not set".into()))?;
             let dot = home.join(".gitconfig");
             let xdg =
                 var("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config")).join("git").join("config");
             Ok(if !dot.exists() && xdg.exists() { xdg } else { dot })
         }
         ConfigScope::Local => {
-            let path = repo_path
-                .ok_or_else(|| GitError::BadRequest("path is required for the local scope".into()))?;
+            let path =
+                repo_path.ok_or_else(|| GitError::Invalid("path is required for the local scope".into()))?;
             Ok(repo::open(path)?.path().join("config"))
         }
     }
@@ -66,7 +64,7 @@ fn check_key(key: &str) -> GitResult<()> {
     let (section, rest) = key.split_once('.').unwrap_or((key, ""));
     let name = rest.rsplit('.').next().unwrap_or_default();
     if section.is_empty() || name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(GitError::BadRequest(format!(
+        return Err(GitError::Invalid(format!(
             "invalid config key '{key}': use section.name or section.sub.name"
         )));
     }
@@ -76,7 +74,7 @@ fn check_key(key: &str) -> GitResult<()> {
 impl GitService {
     fn scope_file(&self, scope: ConfigScope, path: Option<&str>) -> GitResult<PathBuf> {
         if scope == ConfigScope::Local && path.is_none_or(str::is_empty) {
-            return Err(GitError::BadRequest("path is required when scope is local".into()));
+            return Err(GitError::Invalid("path is required when scope is local".into()));
         }
         let repo_path = path.filter(|p| !p.is_empty()).map(|p| self.resolve(p));
         config_file(self.env(), scope, repo_path.as_deref())
@@ -135,8 +133,8 @@ impl GitService {
 fn io_error(file: &Path, err: &std::io::Error) -> GitError {
     match err.kind() {
         std::io::ErrorKind::PermissionDenied => {
-            GitError::Forbidden(format!("cannot write {}: {err}", file.display()))
+            GitError::PermissionDenied(format!("cannot write {}: {err}", file.display()))
         }
-        _ => GitError::Internal(format!("cannot write {}: {err}", file.display())),
+        _ => GitError::Unexpected(format!("cannot write {}: {err}", file.display())),
     }
 }

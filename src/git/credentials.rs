@@ -209,11 +209,11 @@ impl GitService {
             ("protocol", &protocol),
         ] {
             if value.contains(['\r', '\n', '\0']) {
-                return Err(GitError::BadRequest(format!("{field} must not contain CR, LF or NUL")));
+                return Err(GitError::Invalid(format!("{field} must not contain CR, LF or NUL")));
             }
         }
         if host.contains(['/', '@', ' ']) || protocol.contains([':', '/', '@', ' ']) {
-            return Err(GitError::BadRequest(
+            return Err(GitError::Invalid(
                 "host and protocol must be bare names (e.g. github.com, https)".into(),
             ));
         }
@@ -224,7 +224,7 @@ impl GitService {
             let _guard =
                 this.inner.credential_store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             store(&path, &protocol, &host, &auth)
-                .map_err(|err| GitError::Internal(format!("storing credentials failed: {err}")))?;
+                .map_err(|err| GitError::Unexpected(format!("storing credentials failed: {err}")))?;
             let mut config = git2::Config::open(&global)?;
             config.set_str("credential.helper", &format!("store --file {}", path.display()))?;
             Ok(())

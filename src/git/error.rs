@@ -5,10 +5,9 @@
 
 use std::borrow::Cow;
 
-use axum::http::StatusCode;
-use git2::{ErrorClass, ErrorCode};
+use git2::{ErrorClass, ErrorCode as GitCode};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -30,40 +29,44 @@ pub enum GitError {
     Transport(String),
     #[error("{0}")]
     RemoteRejected(String),
+    /// The request names something git cannot act on (a bad spec, name, URL or argument).
     #[error("{0}")]
-    BadRequest(String),
+    Invalid(String),
+    /// A revision, remote, pathspec or other object the request names does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The repository's state blocks the operation (it exists, is locked, HEAD is detached…).
     #[error("{0}")]
-    Conflict(String),
+    Blocked(String),
+    /// The OS refused access to a repository or config file.
     #[error("{0}")]
-    Forbidden(String),
+    PermissionDenied(String),
+    /// A failure git gives no better class for.
     #[error("{0}")]
-    Internal(String),
+    Unexpected(String),
 }
 
 pub type GitResult<T> = Result<T, GitError>;
 
 impl From<GitError> for ApiError {
     fn from(err: GitError) -> Self {
-        let code =
-            |status: StatusCode, code: &'static str, msg: &str| ApiError::new(status, code, redact(msg));
-        match &err {
-            GitError::AuthFailed(m) => code(StatusCode::UNAUTHORIZED, "GIT_AUTH_FAILED", m),
-            GitError::RepoNotFound(m) => code(StatusCode::NOT_FOUND, "GIT_REPO_NOT_FOUND", m),
-            GitError::BranchNotFound(m) => code(StatusCode::NOT_FOUND, "GIT_BRANCH_NOT_FOUND", m),
-            GitError::BranchExists(m) => code(StatusCode::CONFLICT, "GIT_BRANCH_EXISTS", m),
-            GitError::PushRejected(m) => code(StatusCode::CONFLICT, "GIT_PUSH_REJECTED", m),
-            GitError::DirtyWorktree(m) => code(StatusCode::CONFLICT, "GIT_DIRTY_WORKTREE", m),
-            GitError::MergeConflict(m) => code(StatusCode::CONFLICT, "GIT_MERGE_CONFLICT", m),
-            GitError::Transport(m) => code(StatusCode::BAD_GATEWAY, "GIT_TRANSPORT_FAILED", m),
-            GitError::RemoteRejected(m) => code(StatusCode::UNPROCESSABLE_ENTITY, "GIT_REMOTE_REJECTED", m),
-            GitError::BadRequest(m) => ApiError::bad_request(redact(m)),
-            GitError::NotFound(m) => ApiError::not_found(redact(m)),
-            GitError::Conflict(m) => ApiError::conflict(redact(m)),
-            GitError::Forbidden(m) => ApiError::forbidden(redact(m)),
-            GitError::Internal(m) => ApiError::internal(redact(m)),
-        }
+        let code = match &err {
+            GitError::AuthFailed(_) => ErrorCode::GitAuthFailed,
+            GitError::RepoNotFound(_) => ErrorCode::GitRepoNotFound,
+            GitError::BranchNotFound(_) => ErrorCode::GitBranchNotFound,
+            GitError::BranchExists(_) => ErrorCode::GitBranchExists,
+            GitError::PushRejected(_) => ErrorCode::GitPushRejected,
+            GitError::DirtyWorktree(_) => ErrorCode::GitDirtyWorktree,
+            GitError::MergeConflict(_) => ErrorCode::GitMergeConflict,
+            GitError::Transport(_) => ErrorCode::GitTransportFailed,
+            GitError::RemoteRejected(_) => ErrorCode::GitRemoteRejected,
+            GitError::Invalid(_) => ErrorCode::BadRequest,
+            GitError::NotFound(_) => ErrorCode::NotFound,
+            GitError::Blocked(_) => ErrorCode::Conflict,
+            GitError::PermissionDenied(_) => ErrorCode::Forbidden,
+            GitError::Unexpected(_) => ErrorCode::InternalServerError,
+        };
+        ApiError::new(code, redact(&err.to_string()))
     }
 }
 
@@ -72,30 +75,24 @@ impl From<git2::Error> for GitError {
     fn from(err: git2::Error) -> Self {
         let msg = err.message().to_owned();
         match (err.code(), err.class()) {
-            (ErrorCode::Owner, _) => GitError::Forbidden(format!(
+            (GitCode::Owner, _) => GitError::PermissionDenied(format!(
                 "{msg} (the repository belongs to another user; add it to safe.directory in the global config)"
             )),
-            (ErrorCode::Auth, _) => GitError::AuthFailed(format!("authentication failed: {msg}")),
-            (ErrorCode::NotFastForward, _) => {
-                GitError::PushRejected(format!("non-fast-forward update: {msg}"))
-            }
-            (ErrorCode::Conflict | ErrorCode::Uncommitted | ErrorCode::Modified, _) => {
+            (GitCode::Auth, _) => GitError::AuthFailed(format!("authentication failed: {msg}")),
+            (GitCode::NotFastForward, _) => GitError::PushRejected(format!("non-fast-forward update: {msg}")),
+            (GitCode::Conflict | GitCode::Uncommitted | GitCode::Modified, _) => {
                 GitError::DirtyWorktree(format!("local changes would be overwritten: {msg}"))
             }
-            (ErrorCode::Unmerged | ErrorCode::MergeConflict, _) => GitError::MergeConflict(msg),
-            (ErrorCode::Exists, _) => GitError::Conflict(msg),
-            (ErrorCode::Locked, _) => GitError::Conflict(format!("repository is locked: {msg}")),
-            (ErrorCode::BareRepo, _) => {
-                GitError::BadRequest(format!("not allowed on a bare repository: {msg}"))
-            }
-            (ErrorCode::InvalidSpec | ErrorCode::Invalid, _) => GitError::BadRequest(msg),
-            (ErrorCode::NotFound | ErrorCode::UnbornBranch, _) => GitError::NotFound(msg),
-            (ErrorCode::Certificate, _) => {
-                GitError::Transport(format!("TLS certificate check failed: {msg}"))
-            }
+            (GitCode::Unmerged | GitCode::MergeConflict, _) => GitError::MergeConflict(msg),
+            (GitCode::Exists, _) => GitError::Blocked(msg),
+            (GitCode::Locked, _) => GitError::Blocked(format!("repository is locked: {msg}")),
+            (GitCode::BareRepo, _) => GitError::Invalid(format!("not allowed on a bare repository: {msg}")),
+            (GitCode::InvalidSpec | GitCode::Invalid, _) => GitError::Invalid(msg),
+            (GitCode::NotFound | GitCode::UnbornBranch, _) => GitError::NotFound(msg),
+            (GitCode::Certificate, _) => GitError::Transport(format!("TLS certificate check failed: {msg}")),
             (_, ErrorClass::Net | ErrorClass::Http | ErrorClass::Ssl) => transport_error(&msg),
-            (_, ErrorClass::Os) if msg.contains("ermission denied") => GitError::Forbidden(msg),
-            _ => GitError::Internal(msg),
+            (_, ErrorClass::Os) if msg.contains("ermission denied") => GitError::PermissionDenied(msg),
+            _ => GitError::Unexpected(msg),
         }
     }
 }
@@ -105,11 +102,11 @@ pub(crate) fn transport_error(msg: &str) -> GitError {
     if msg.contains("status code: 401") {
         GitError::AuthFailed(format!("authentication failed: {msg}"))
     } else if msg.contains("status code: 403") {
-        GitError::Forbidden(msg.to_owned())
+        GitError::PermissionDenied(msg.to_owned())
     } else if msg.contains("status code: 404") {
         GitError::RepoNotFound(format!("remote repository not found: {msg}"))
     } else if msg.contains("unsupported URL protocol") {
-        GitError::BadRequest(format!("unsupported remote URL: {msg}"))
+        GitError::Invalid(format!("unsupported remote URL: {msg}"))
     } else {
         GitError::Transport(format!("transport failed: {msg}"))
     }

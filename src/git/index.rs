@@ -28,7 +28,7 @@ impl ResetMode {
             "hard" => Ok(ResetMode::Hard),
             "merge" => Ok(ResetMode::Merge),
             "keep" => Ok(ResetMode::Keep),
-            other => Err(GitError::BadRequest(format!(
+            other => Err(GitError::Invalid(format!(
                 "invalid reset mode '{other}': use soft, mixed, hard, merge or keep"
             ))),
         }
@@ -48,14 +48,14 @@ pub struct RestoreRequest {
 fn check_relative(file: &str) -> GitResult<()> {
     let path = Path::new(file);
     if path.is_absolute() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-        return Err(GitError::BadRequest(format!("'{file}' must be a path relative to the repository root")));
+        return Err(GitError::Invalid(format!("'{file}' must be a path relative to the repository root")));
     }
     Ok(())
 }
 
 fn add(repo: &Repository, files: &[String]) -> GitResult<()> {
     let workdir =
-        repo.workdir().ok_or_else(|| GitError::BadRequest("cannot add files in a bare repository".into()))?;
+        repo.workdir().ok_or_else(|| GitError::Invalid("cannot add files in a bare repository".into()))?;
     let mut index = repo.index()?;
     for file in files {
         check_relative(file)?;
@@ -101,12 +101,12 @@ fn commit(
         None => tree.is_empty(),
     };
     if unchanged && !allow_empty {
-        return Err(GitError::Conflict(
+        return Err(GitError::Blocked(
             "cannot create empty commit: nothing staged (set allow_empty to commit anyway)".into(),
         ));
     }
     let signature = Signature::now(author, email)
-        .map_err(|err| GitError::BadRequest(format!("invalid author: {}", err.message())))?;
+        .map_err(|err| GitError::Invalid(format!("invalid author: {}", err.message())))?;
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
     let oid = repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &parents)?;
     Ok(oid.to_string())
@@ -115,12 +115,10 @@ fn commit(
 fn reset(repo: &Repository, mode: ResetMode, target: &str, files: &[String]) -> GitResult<()> {
     let target = repo::revision(repo, target)?;
     let commit =
-        target.peel_to_commit().map_err(|_| GitError::BadRequest("reset target is not a commit".into()))?;
+        target.peel_to_commit().map_err(|_| GitError::Invalid("reset target is not a commit".into()))?;
     if !files.is_empty() {
         if mode != ResetMode::Mixed {
-            return Err(GitError::BadRequest(
-                format!("cannot do a {mode:?} reset with paths").to_lowercase(),
-            ));
+            return Err(GitError::Invalid(format!("cannot do a {mode:?} reset with paths").to_lowercase()));
         }
         for file in files {
             check_relative(file)?;
@@ -146,7 +144,7 @@ fn reset(repo: &Repository, mode: ResetMode, target: &str, files: &[String]) -> 
 
 fn restore(repo: &Repository, req: &RestoreRequest) -> GitResult<()> {
     if req.files.is_empty() {
-        return Err(GitError::BadRequest("files must not be empty".into()));
+        return Err(GitError::Invalid("files must not be empty".into()));
     }
     for file in &req.files {
         check_relative(file)?;
@@ -158,13 +156,13 @@ fn restore(repo: &Repository, req: &RestoreRequest) -> GitResult<()> {
         (Some(staged), Some(worktree)) => (staged, worktree),
     };
     if !staged && !worktree {
-        return Err(GitError::BadRequest("nothing to restore: staged and worktree are both false".into()));
+        return Err(GitError::Invalid("nothing to restore: staged and worktree are both false".into()));
     }
     let source = match req.source.as_deref().filter(|s| !s.is_empty()) {
         Some(spec) => Some(
             repo::revision(repo, spec)?
                 .peel_to_commit()
-                .map_err(|_| GitError::BadRequest(format!("'{spec}' is not a commit")))?,
+                .map_err(|_| GitError::Invalid(format!("'{spec}' is not a commit")))?,
         ),
         None => None,
     };

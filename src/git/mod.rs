@@ -90,6 +90,6 @@ impl GitService {
     {
         tokio::task::spawn_blocking(work)
             .await
-            .map_err(|err| GitError::Internal(format!("git task failed: {err}")))?
+            .map_err(|err| GitError::Unexpected(format!("git task failed: {err}")))?
     }
 }

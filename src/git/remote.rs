@@ -53,7 +53,7 @@ impl GitService {
         result.map_err(|err| {
             let shown = redact(url).into_owned();
             if cancel.is_cancelled() {
-                return GitError::Internal("transfer cancelled: the daemon is shutting down".into());
+                return GitError::Unexpected("transfer cancelled: the daemon is shutting down".into());
             }
             let network =
                 matches!(err.class(), ErrorClass::Net | ErrorClass::Http | ErrorClass::Ssl | ErrorClass::Os);
@@ -61,13 +61,13 @@ impl GitService {
                 GitError::NotFound(msg) => {
                     GitError::RepoNotFound(format!("remote repository {shown} not found: {msg}"))
                 }
-                GitError::Internal(msg)
+                GitError::Unexpected(msg)
                     if msg.contains("failed to resolve path")
                         || msg.contains("could not find repository") =>
                 {
                     GitError::RepoNotFound(format!("remote repository {shown} not found: {msg}"))
                 }
-                GitError::Internal(msg) if network && !msg.contains("status code") => {
+                GitError::Unexpected(msg) if network && !msg.contains("status code") => {
                     GitError::Transport(format!("cannot reach {shown}: {msg}"))
                 }
                 other => other,
@@ -127,14 +127,14 @@ impl GitService {
         self.blocking(move || {
             let repo = repo::open(&dir)?;
             if !git2::Remote::is_valid_name(&name) {
-                return Err(GitError::BadRequest(format!("'{name}' is not a valid remote name")));
+                return Err(GitError::Invalid(format!("'{name}' is not a valid remote name")));
             }
             if url.trim().is_empty() {
-                return Err(GitError::BadRequest("url must not be empty".into()));
+                return Err(GitError::Invalid("url must not be empty".into()));
             }
             match repo.find_remote(&name) {
                 Ok(_) if !overwrite => {
-                    return Err(GitError::Conflict(format!(
+                    return Err(GitError::Blocked(format!(
                         "remote '{name}' already exists (set overwrite to replace it)"
                     )));
                 }
@@ -166,7 +166,7 @@ impl GitService {
         self.blocking(move || {
             let repo = repo::open(&dir)?;
             let current = repo::head_branch(&repo)?
-                .ok_or_else(|| GitError::Conflict("cannot pull: HEAD is detached (check out a branch first)".into()))?;
+                .ok_or_else(|| GitError::Blocked("cannot pull: HEAD is detached (check out a branch first)".into()))?;
             let config = repo.config()?;
             let upstream_remote = config.get_string(&format!("branch.{current}.remote")).ok();
             let upstream_merge = config.get_string(&format!("branch.{current}.merge")).ok();
@@ -186,7 +186,7 @@ impl GitService {
                     if tracking(b).is_none() {
                         this.fetch_blocking(&repo, &remote_name, &[format!("+refs/heads/{b}:refs/remotes/{remote_name}/{b}")], auth.as_ref())
                             .map_err(|err| match err {
-                                GitError::Internal(_) | GitError::NotFound(_) | GitError::RepoNotFound(_) => {
+                                GitError::Unexpected(_) | GitError::NotFound(_) | GitError::RepoNotFound(_) => {
                                     GitError::BranchNotFound(format!("branch '{b}' not found on remote '{remote_name}'"))
                                 }
                                 other => other,
@@ -225,7 +225,7 @@ impl GitService {
             let branch = match branch.filter(|b| !b.is_empty()) {
                 Some(b) => b,
                 None => repo::head_branch(&repo)?
-                    .ok_or_else(|| GitError::Conflict("cannot push: HEAD is detached (name a branch to push)".into()))?,
+                    .ok_or_else(|| GitError::Blocked("cannot push: HEAD is detached (name a branch to push)".into()))?,
             };
             let local = repo
                 .find_branch(&branch, BranchType::Local)
@@ -316,8 +316,8 @@ fn scrub(err: GitError, auth: Option<&Auth>) -> GitError {
         GitError::AuthFailed(m) => GitError::AuthFailed(fix(m)),
         GitError::RepoNotFound(m) => GitError::RepoNotFound(fix(m)),
         GitError::Transport(m) => GitError::Transport(fix(m)),
-        GitError::Internal(m) => GitError::Internal(fix(m)),
-        GitError::BadRequest(m) => GitError::BadRequest(fix(m)),
+        GitError::Unexpected(m) => GitError::Unexpected(fix(m)),
+        GitError::Invalid(m) => GitError::Invalid(fix(m)),
         other => other,
     }
 }

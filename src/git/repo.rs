@@ -58,11 +58,11 @@ impl GitService {
                 dir.join(".git").exists()
             };
             if exists {
-                return Err(GitError::Conflict(format!("repository already exists at {}", dir.display())));
+                return Err(GitError::Blocked(format!("repository already exists at {}", dir.display())));
             }
             if let Some(branch) = &initial_branch {
                 if !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
-                    return Err(GitError::BadRequest(format!("invalid branch name '{branch}'")));
+                    return Err(GitError::Invalid(format!("invalid branch name '{branch}'")));
                 }
             }
             let mut opts = RepositoryInitOptions::new();

@@ -10,29 +10,29 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use crate::error::{ApiError, ErrorBody, ErrorEnvelope};
+use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Writes the contract's JSON envelope for every response that carries an [`ErrorBody`], so
+/// Writes the contract's JSON envelope for every response that carries an [`ApiError`], so
 /// handler errors, extractor rejections, auth failures, unknown routes and panics look alike.
 pub async fn render_envelope(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
-    let Some(body) = response.extensions().get::<ErrorBody>().cloned() else {
+    let Some(err) = response.extensions().get::<ApiError>().cloned() else {
         return response;
     };
     let status = response.status();
     if status == axum::http::StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} failed: {}", body.message);
+        tracing::error!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} failed: {}", err.message);
     } else if status.is_server_error() {
         // 502/503 describe the sandbox's state (an app not listening yet, no desktop), not a
         // daemon fault.
-        tracing::warn!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} failed: {}", body.message);
+        tracing::warn!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} failed: {}", err.message);
     } else {
-        tracing::debug!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} rejected: {}", body.message);
+        tracing::debug!(http.method = %method, http.path = %path, status = status.as_u16(), "{method} {path} rejected: {}", err.message);
     }
-    let envelope = ErrorEnvelope::new(status, &body, &path, method.as_str());
+    let envelope = err.envelope(&path, method.as_str());
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));

@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use axum::http::StatusCode;
-
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LspError {
@@ -75,9 +73,7 @@ impl From<LspError> for ApiError {
             | LspError::InvalidUri { .. }
             | LspError::ReadDocument { .. }
             | LspError::DocumentTooLarge { .. } => ApiError::bad_request(message),
-            LspError::NotInitialized { .. } => {
-                ApiError::new(StatusCode::BAD_REQUEST, "LSP_SERVER_NOT_INITIALIZED", message)
-            }
+            LspError::NotInitialized { .. } => ApiError::new(ErrorCode::LspServerNotInitialized, message),
             // The contract answers every start failure with a 500; the message says what to do.
             LspError::NotInstalled { .. }
             | LspError::Spawn { .. }

@@ -35,7 +35,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::Context;
 
 /// A connection attempt to loopback only stalls when the app's accept backlog is full.
@@ -59,7 +59,7 @@ impl From<ProxyError> for ApiError {
         match err {
             ProxyError::BadTarget(_) => ApiError::bad_request(err.to_string()),
             // The contract's code list has no 502 code; the SDK classifies by status alone.
-            ProxyError::Upstream(_) => ApiError::uncoded(StatusCode::BAD_GATEWAY, err.to_string()),
+            ProxyError::Upstream(_) => ApiError::new(ErrorCode::BadGateway, err.to_string()),
         }
     }
 }

@@ -20,11 +20,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
-
 use crate::config::Dirs;
 use crate::environment::Environment;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::process::exec::code::{Chart, Language};
 use crate::process::exec::runner::{RunError, Script};
 use crate::state::Context;
@@ -50,9 +48,7 @@ impl From<ExecError> for ApiError {
             ExecError::EmptyCommand | ExecError::InvalidEnvName(_) | ExecError::UnsupportedLanguage(_) => {
                 ApiError::bad_request(err.to_string())
             }
-            ExecError::Timeout => {
-                ApiError::new(StatusCode::REQUEST_TIMEOUT, "PROCESS_EXECUTION_TIMEOUT", err.to_string())
-            }
+            ExecError::Timeout => ApiError::new(ErrorCode::ProcessExecutionTimeout, err.to_string()),
             ExecError::Io(io) => ApiError::internal(io.to_string()),
         }
     }

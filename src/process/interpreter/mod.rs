@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -37,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Dirs;
 use crate::environment::Environment;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::process::command::command;
 use crate::state::Context;
 
@@ -68,9 +67,7 @@ impl From<InterpreterError> for ApiError {
             InterpreterError::Language(_) | InterpreterError::Cwd(_) | InterpreterError::DeleteDefault => {
                 ApiError::bad_request(err.to_string())
             }
-            InterpreterError::NotFound(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "PROCESS_NOT_FOUND", err.to_string())
-            }
+            InterpreterError::NotFound(_) => ApiError::new(ErrorCode::ProcessNotFound, err.to_string()),
             InterpreterError::Start(_) => ApiError::internal(err.to_string()),
         }
     }

@@ -21,11 +21,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::http::StatusCode;
-
 use crate::config::Dirs;
 use crate::environment::Environment;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::process::pty::session::{PtyOptions, Session};
 use crate::state::Context;
 
@@ -51,11 +49,9 @@ pub enum PtyError {
 impl From<PtyError> for ApiError {
     fn from(err: PtyError) -> Self {
         match &err {
-            PtyError::NotFound(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "PROCESS_NOT_FOUND", err.to_string())
-            }
+            PtyError::NotFound(_) => ApiError::new(ErrorCode::ProcessNotFound, err.to_string()),
             PtyError::Exists(_) => ApiError::conflict(err.to_string()),
-            PtyError::Ended(_) => ApiError::new(StatusCode::GONE, "SESSION_ENDED", err.to_string()),
+            PtyError::Ended(_) => ApiError::new(ErrorCode::SessionEnded, err.to_string()),
             PtyError::Invalid(detail) => ApiError::bad_request(detail),
             PtyError::Start(_) | PtyError::Resize(_) => ApiError::internal(err.to_string()),
         }

@@ -24,11 +24,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::StatusCode;
-
 use crate::config::Dirs;
 use crate::environment::Environment;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::process::session::command::{Command, InputError};
 use crate::process::session::follow::LogTail;
 use crate::process::session::shell::Session;
@@ -90,12 +88,10 @@ impl From<SessionError> for ApiError {
             | SessionError::NotStarted
             | SessionError::NotReading => ApiError::conflict(message),
             SessionError::NotFound | SessionError::CommandNotFound => {
-                ApiError::new(StatusCode::NOT_FOUND, "PROCESS_NOT_FOUND", message)
+                ApiError::new(ErrorCode::ProcessNotFound, message)
             }
-            SessionError::Ended => ApiError::new(StatusCode::GONE, "SESSION_ENDED", message),
-            SessionError::Completed(_) => {
-                ApiError::new(StatusCode::GONE, "COMMAND_ALREADY_COMPLETED", message)
-            }
+            SessionError::Ended => ApiError::new(ErrorCode::SessionEnded, message),
+            SessionError::Completed(_) => ApiError::new(ErrorCode::CommandAlreadyCompleted, message),
             SessionError::Io(io) => ApiError::internal(io.to_string()),
         }
     }
