@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
-
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Why a program of the stack could not be brought up.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +56,7 @@ impl From<DesktopError> for ApiError {
         match err {
             // The contract's start failures are 503s without a code.
             DesktopError::Start(_) | DesktopError::Restart { .. } => {
-                ApiError::uncoded(StatusCode::SERVICE_UNAVAILABLE, message)
+                ApiError::new(ErrorCode::Unavailable, message)
             }
             DesktopError::UnknownProcess(_) => ApiError::bad_request(message),
             DesktopError::ReadLog { .. } => ApiError::internal(message),
