@@ -50,7 +50,10 @@ impl LogFile {
             tokio::fs::rename(&*self.path, self.previous()).await?;
         }
         let mut file = tokio::fs::OpenOptions::new().create(true).append(true).open(&*self.path).await?;
-        file.write_all(bytes).await
+        file.write_all(bytes).await?;
+        // tokio's `File` finishes writes in the background; flushing makes the bytes (and the
+        // size the next append checks) visible before the lock is released.
+        file.flush().await
     }
 
     /// Appends one line written by the daemon itself.
