@@ -79,9 +79,6 @@ struct Inner {
     cwd: PathBuf,
     loopback: bool,
     overrides: BTreeMap<Program, String>,
-    /// This daemon's marker prefix (see `supervisor`): the pid plus a start time, so two
-    /// daemons on one machine never sweep each other's processes.
-    instance: String,
     slots: Vec<Slot>,
     ops: tokio::sync::Mutex<()>,
     shutdown: CancellationToken,
@@ -118,14 +115,12 @@ impl DesktopService {
         .into_iter()
         .filter_map(|(program, command)| command.clone().map(|c| (program, c)))
         .collect();
-        let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         DesktopService {
             inner: Arc::new(Inner {
                 env: ctx.env.clone(),
                 cwd: ctx.dirs.work.clone(),
                 loopback: config.bind.is_loopback(),
                 overrides,
-                instance: format!("{}-{}", std::process::id(), started.as_nanos()),
                 slots: Program::ALL
                     .into_iter()
                     .map(|program| Slot {
@@ -294,7 +289,6 @@ impl DesktopService {
             env: self.inner.env.clone(),
             cwd: self.inner.cwd.clone(),
             vars: settings.vars().into_iter().collect(),
-            instance: self.inner.instance.clone(),
         };
         let (first_tx, first_rx) = oneshot::channel();
         let supervisor = Supervisor::start(Arc::clone(&slot.shared), launch.clone(), ctx, first_tx);

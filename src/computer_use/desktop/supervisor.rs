@@ -2,17 +2,16 @@
 //! files, restarts it with backoff when it dies, gives up after too many quick deaths, and on
 //! stop takes down everything the program started.
 //!
-//! Every process of a program carries the environment entry `TOOLBOXD_DESKTOP=<instance>/<name>`
-//! (inherited by everything it starts). Killing the process group and the descendants of the
-//! leader misses the daemons a desktop session double-forks away (dbus-daemon, xfconfd…); the
-//! marker finds them in `/proc/*/environ` wherever they were reparented.
+//! Each run is one `process::owner` tree. A desktop session double-forks daemons away from its
+//! process group and parent chain (dbus-daemon, xfconfd…); the owner still counts them as the
+//! tree's (its tag is inherited), so killing the tree after the leader dies, or on stop, leaves
+//! none of them behind.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustix::process::Signal;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -20,10 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::computer_use::desktop::logs::LogFile;
 use crate::computer_use::desktop::programs::{Launch, Program};
 use crate::environment::Environment;
-use crate::sys::tree;
-
-/// The environment variable that marks every process of the stack.
-pub const MARKER_VAR: &str = "TOOLBOXD_DESKTOP";
+use crate::process::owner::{Exit, Spawn};
 
 /// A run that lasted this long was not a quick failure; the backoff starts over.
 const STABLE_RUN: Duration = Duration::from_secs(30);
@@ -31,7 +27,7 @@ const STABLE_RUN: Duration = Duration::from_secs(30);
 const MAX_QUICK_FAILURES: u32 = 10;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// How long a program gets to exit after SIGTERM before its tree is killed.
+/// How long a program's tree gets to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 /// How long the output pumps get to drain after the program is gone.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
@@ -78,14 +74,6 @@ pub struct SpawnContext {
     pub cwd: PathBuf,
     /// `DISPLAY`, `VNC_*`: set for every program.
     pub vars: Vec<(&'static str, String)>,
-    /// This daemon's marker prefix; the program's name completes it.
-    pub instance: String,
-}
-
-impl SpawnContext {
-    pub fn marker(&self, program: Program) -> String {
-        format!("{}/{}", self.instance, program.name())
-    }
 }
 
 /// A running supervisor; [`Supervisor::stop`] ends it and everything it started.
@@ -126,20 +114,18 @@ async fn supervise(
     first: oneshot::Sender<std::io::Result<i32>>,
 ) {
     let name = shared.program.name();
-    let marker = ctx.marker(shared.program);
     let mut first = Some(first);
     let mut quick_failures = 0;
     shared.state.send_modify(|s| s.gave_up = false);
     loop {
         let started = Instant::now();
-        let mut cmd = crate::process::command::command(&ctx.env, &launch.executable, &ctx.cwd);
-        cmd.args(&launch.args)
+        let mut spawn = Spawn::new(&launch.executable, &ctx.cwd, &ctx.env);
+        spawn
+            .args(&launch.args)
             .envs(ctx.vars.iter().map(|(k, v)| (k, v)))
-            .env(MARKER_VAR, &marker)
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = match cmd.spawn() {
+        let mut child = match spawn.spawn() {
             Ok(child) => child,
             Err(err) => {
                 shared.stderr.note(&format!("cannot start {name} ({}): {err}", launch.command_line)).await;
@@ -159,7 +145,8 @@ async fn supervise(
                 }
             }
         };
-        let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) else { return };
+        let tree = child.tree.clone();
+        let pid = tree.pid();
         shared.state.send_modify(|s| s.pid = Some(pid));
         if let Some(first) = first.take() {
             let _ = first.send(Ok(pid));
@@ -175,24 +162,22 @@ async fn supervise(
         }
 
         let exited = tokio::select! {
-            status = child.wait() => Some(status),
+            exit = tree.wait() => Some(exit),
             () = stop.cancelled() => None,
         };
         match exited {
             None => {
-                terminate(&mut child, pid).await;
-                sweep(&marker).await;
+                tree.terminate(STOP_GRACE).await;
                 drain(&mut pumps).await;
                 shared.stderr.note(&format!("{name} stopped")).await;
                 shared.state.send_modify(|s| s.pid = None);
                 return;
             }
-            Some(status) => {
+            Some(exit) => {
                 // The leader is gone; whatever it started goes too before the next run.
-                sweep(&marker).await;
+                tree.kill().await;
                 drain(&mut pumps).await;
-                let status = status.map_or_else(|err| err.to_string(), |s| s.to_string());
-                shared.stderr.note(&format!("{name} exited ({status})")).await;
+                shared.stderr.note(&format!("{name} exited ({})", describe(exit))).await;
                 shared.state.send_modify(|s| s.pid = None);
             }
         }
@@ -234,53 +219,11 @@ async fn backoff(shared: &Shared, stop: &CancellationToken, quick_failures: u32)
     true
 }
 
-/// SIGTERM to the program's tree, then SIGKILL to whatever is left after the grace period.
-/// The leader is reaped only at the end, so its pid (and process group id) stays ours.
-async fn terminate(child: &mut tokio::process::Child, pid: i32) {
-    let _ = tokio::task::spawn_blocking(move || tree::signal_tree(pid, true, Signal::TERM)).await;
-    if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
-        let _ = tokio::task::spawn_blocking(move || tree::kill_tree(pid)).await;
-        let _ = child.wait().await;
+fn describe(exit: Exit) -> String {
+    match exit {
+        Exit::Code(code) => format!("exit code {code}"),
+        Exit::Signal(signal) => format!("killed by signal {signal}"),
     }
-}
-
-/// Kills every process carrying `marker` until none is left (bounded: a process that keeps
-/// forking is given up on after a while, and logged).
-async fn sweep(marker: &str) {
-    let entry = format!("{MARKER_VAR}={marker}").into_bytes();
-    let result = tokio::task::spawn_blocking(move || {
-        for _ in 0..40 {
-            let found = marked(&entry);
-            if found.is_empty() {
-                return Ok(());
-            }
-            for pid in &found {
-                if let Some(pid) = rustix::process::Pid::from_raw(*pid) {
-                    let _ = rustix::process::kill_process(pid, Signal::KILL);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        Err(marked(&entry))
-    })
-    .await;
-    if let Ok(Err(left)) = result {
-        tracing::warn!("desktop processes {left:?} survived SIGKILL");
-    }
-}
-
-/// Live (non-zombie) processes whose environment holds `entry` exactly.
-pub fn marked(entry: &[u8]) -> Vec<i32> {
-    let own = std::process::id();
-    tree::snapshot()
-        .into_iter()
-        .filter(|p| p.state != 'Z' && u32::try_from(p.pid).is_ok_and(|pid| pid != own))
-        .filter(|p| {
-            std::fs::read(format!("/proc/{}/environ", p.pid))
-                .is_ok_and(|environ| environ.split(|b| *b == 0).any(|var| var == entry))
-        })
-        .map(|p| p.pid)
-        .collect()
 }
 
 /// Lets the output pumps copy what is left in the pipes; a pipe still held open by a process
