@@ -86,6 +86,24 @@ pub struct Config {
     /// (listening on 127.0.0.1 only when the daemon is bound to a loopback address).
     #[arg(long, env = "TOOLBOXD_NOVNC_COMMAND")]
     pub novnc_command: Option<String>,
+    /// SSH and SFTP port; 0 turns the SSH server off.
+    #[arg(long, env = "TOOLBOXD_SSH_PORT", default_value_t = 22220)]
+    pub ssh_port: u16,
+
+    /// authorized_keys file whose keys may log in over SSH, read at every login. Defaults to
+    /// $HOME/.ssh/authorized_keys.
+    #[arg(long, env = "TOOLBOXD_SSH_AUTHORIZED_KEYS")]
+    pub ssh_authorized_keys: Option<PathBuf>,
+
+    /// Accept every SSH public key and the password `sandbox-ssh`, as the reference daemon
+    /// does. Only for sandboxes whose SSH port is reachable solely through an authenticating
+    /// gateway.
+    #[arg(long, env = "TOOLBOXD_SSH_ACCEPT_ANY")]
+    pub ssh_accept_any: bool,
+
+    /// Web terminal port; 0 turns the web terminal off.
+    #[arg(long, env = "TOOLBOXD_WEB_TERMINAL_PORT", default_value_t = 22222)]
+    pub web_terminal_port: u16,
 
     /// The image's entrypoint: run as the `entrypoint` session.
     #[arg(last = true, value_name = "ENTRYPOINT ARGS")]
@@ -112,6 +130,10 @@ impl std::fmt::Debug for Config {
             .field("xfce4_command", &self.xfce4_command)
             .field("x11vnc_command", &self.x11vnc_command)
             .field("novnc_command", &self.novnc_command)
+            .field("ssh_port", &self.ssh_port)
+            .field("ssh_authorized_keys", &self.ssh_authorized_keys)
+            .field("ssh_accept_any", &self.ssh_accept_any)
+            .field("web_terminal_port", &self.web_terminal_port)
             .field("entrypoint", &self.entrypoint)
             .finish()
     }
