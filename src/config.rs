@@ -31,8 +31,13 @@ pub struct Config {
 
     /// Require `Authorization: Bearer <TOKEN>` on every request. Without it the daemon is open
     /// (as behind the sandbox proxy) and says so in a warning at start.
-    #[arg(long, env = "TOOLBOXD_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "TOOLBOXD_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
     pub token: Option<String>,
+
+    /// Read the bearer token from this file once at start (surrounding whitespace is trimmed),
+    /// so it never appears in the process's command line or environment.
+    #[arg(long, env = "TOOLBOXD_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 
     /// Log filter: error, warn, info, debug, trace, or a tracing filter directive.
     #[arg(long, env = "TOOLBOXD_LOG_LEVEL", default_value = "info")]
@@ -41,6 +46,19 @@ pub struct Config {
     /// Seconds that in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "TOOLBOXD_SHUTDOWN_TIMEOUT", default_value_t = 5)]
     pub shutdown_timeout_secs: u64,
+
+    /// Seconds a client gets to send a complete request head once its first byte arrived.
+    #[arg(long, env = "TOOLBOXD_HEADER_READ_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a connection may wait for its next request (keep-alive) before it is closed.
+    #[arg(long, env = "TOOLBOXD_IDLE_TIMEOUT", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+
+    /// Seconds a request body may go without a single byte arriving while the daemon waits for
+    /// it; a slow body that keeps moving is never cut off.
+    #[arg(long, env = "TOOLBOXD_BODY_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_secs: u64,
 
     /// Bytes of output `/process/execute` and `/process/code-run` keep per call; past it the
     /// head and the tail are kept and the middle is replaced by a truncation notice.
@@ -61,8 +79,12 @@ impl std::fmt::Debug for Config {
             .field("work_dir", &self.work_dir)
             .field("data_dir", &self.data_dir)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
             .field("log_level", &self.log_level)
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("body_timeout_secs", &self.body_timeout_secs)
             .field("exec_output_limit", &self.exec_output_limit)
             .field("entrypoint", &self.entrypoint)
             .finish()
@@ -72,6 +94,24 @@ impl std::fmt::Debug for Config {
 impl Config {
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
+    }
+
+    /// Reads `--token-file` into `token` (once, at start). An empty or unreadable file is an
+    /// error: starting without the token the operator asked for would open the API to everyone.
+    pub fn load_token_file(&mut self) -> std::io::Result<()> {
+        let Some(file) = &self.token_file else { return Ok(()) };
+        let text = std::fs::read_to_string(file).map_err(|err| {
+            std::io::Error::new(err.kind(), format!("cannot read token file {}: {err}", file.display()))
+        })?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("token file {} is empty", file.display()),
+            ));
+        }
+        self.token = Some(token.to_owned());
+        Ok(())
     }
 }
 

@@ -26,6 +26,7 @@ pub mod system;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +44,15 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let deadline = config.shutdown_timeout();
+    let timeouts = http::server::Timeouts {
+        header_read: Duration::from_secs(config.header_read_timeout_secs),
+        idle: Duration::from_secs(config.idle_timeout_secs),
+        body: Duration::from_secs(config.body_timeout_secs),
+    };
+    // With `--port 0` the configuration learns the port actually bound: the preview proxy
+    // refuses to forward to it.
+    let mut config = config;
+    config.port = listener.local_addr()?.port();
     let ctx = Context {
         config: Arc::new(config),
         dirs: Arc::new(dirs),
@@ -53,17 +63,7 @@ pub async fn run(
     let app = routes::app(state.clone());
 
     let stop = CancellationToken::new();
-    let graceful = stop.clone();
-    // Responses are often written in pieces (headers, then streamed frames); without NODELAY,
-    // Nagle holds the second piece until the client's delayed ACK, about 40 ms per response.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY not set on an accepted connection: {err}");
-        }
-    });
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move { graceful.cancelled().await });
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn(http::server::serve(listener, app, timeouts, stop.clone()));
 
     shutdown.await;
     tracing::info!("shutting down: draining requests for at most {}s", deadline.as_secs());
@@ -75,7 +75,7 @@ pub async fn run(
     }
     state.shutdown().await;
     match drained {
-        Ok(Ok(result)) => result,
+        Ok(Ok(())) => Ok(()),
         Ok(Err(join)) => Err(std::io::Error::other(join)),
         Err(_) => Ok(()),
     }

@@ -50,7 +50,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(mut config: Config) -> anyhow::Result<()> {
+    config.load_token_file()?;
     let dirs = Dirs::resolve(&config)?;
     if config.token.is_none() {
         tracing::warn!("no --token set: every request is accepted (run behind the sandbox proxy)");

@@ -46,14 +46,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 /// The OpenAPI document the daemon serves at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut api) = api_router().split_for_parts();
-    api.info.version = system::VERSION.to_owned();
+    finish_document(&mut api);
     api
 }
 
 /// The whole application: routes, docs, fallbacks and middleware, bound to its state.
 pub fn app(state: AppState) -> Router {
     let (router, mut api) = api_router().split_for_parts();
-    api.info.version = system::VERSION.to_owned();
+    finish_document(&mut api);
     let document = Arc::new(api.to_json().unwrap_or_else(|_| "{}".to_owned()));
     let router = router
         .route(
@@ -65,6 +65,53 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/docs", get(docs_page));
     with_middleware(router, state)
+}
+
+/// Completes the generated document: the version, and on every operation the statuses the
+/// shared layers can answer whatever the handler (so each route documents only its own):
+/// - 401 from `require_token` when the daemon runs with a token;
+/// - 400 from the shared extractors, on every operation that takes parameters or a body;
+/// - 500 from the panic catcher.
+fn finish_document(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    api.info.version = system::VERSION.to_owned();
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build(),
+                )
+                .build(),
+        )
+    };
+    for item in api.paths.paths.values_mut() {
+        let shared_parameters = item.parameters.as_ref().is_some_and(|p| !p.is_empty());
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let takes_input = shared_parameters
+                || operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
+                || operation.request_body.is_some();
+            let responses = &mut operation.responses.responses;
+            if takes_input {
+                responses.entry("400".into()).or_insert_with(|| error("Malformed parameters or body"));
+            }
+            responses
+                .entry("401".into())
+                .or_insert_with(|| error("Missing or wrong bearer token (with `--token`)"));
+            responses.entry("500".into()).or_insert_with(|| error("Unexpected failure inside the daemon"));
+        }
+    }
 }
 
 /// The fallbacks and the middleware stack (outermost first: trace, envelope, catch-panic, auth).

@@ -310,8 +310,19 @@ async fn port_zero_picks_a_free_port_and_flags_come_from_the_environment() {
 async fn help_documents_every_option() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_toolboxd")).arg("--help").output().unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
-    for option in ["--port", "--bind", "--work-dir", "--token", "--log-level", "TOOLBOXD_PORT", "ENTRYPOINT"]
-    {
+    for option in [
+        "--port",
+        "--bind",
+        "--work-dir",
+        "--token",
+        "--token-file",
+        "--header-read-timeout-secs",
+        "--idle-timeout-secs",
+        "--body-timeout-secs",
+        "--log-level",
+        "TOOLBOXD_PORT",
+        "ENTRYPOINT",
+    ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
 }
@@ -361,7 +372,13 @@ async fn the_drain_has_a_deadline() {
     // A sleep with an unusual duration, so its process can be found in /proc afterwards.
     let in_flight =
         tokio::spawn(daemon.post("/process/execute").json(&json!({ "command": "sleep 30.4242" })).send());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Wait (bounded) until the command is running; a loaded machine may take a while to start it.
+    for _ in 0..200 {
+        if sleepers("30.4242") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(sleepers("30.4242") > 0, "the command is running");
     let started = std::time::Instant::now();
     let status = daemon.terminate(Duration::from_secs(10)).expect("exited at the deadline");
@@ -381,4 +398,90 @@ fn sleepers(needle: &str) -> usize {
         .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
         .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(needle))
         .count()
+}
+
+#[tokio::test]
+async fn a_token_file_keeps_the_token_off_the_command_line_and_any_bearer_case_works() {
+    let secrets = tempfile::tempdir().unwrap();
+    let file = secrets.path().join("token");
+    std::fs::write(&file, "file-token-7Qx\n").unwrap();
+    let daemon = Daemon::spawn_with(Options {
+        args: vec!["--token-file", file.to_str().unwrap()],
+        ..Default::default()
+    });
+    for exposed in ["cmdline", "environ"] {
+        let bytes = std::fs::read(format!("/proc/{}/{exposed}", daemon.pid())).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("file-token-7Qx"),
+            "the token is readable in /proc/<pid>/{exposed}"
+        );
+    }
+    let client = reqwest::Client::new();
+    let version = daemon.url("/version");
+    assert_envelope(client.get(&version).send().await.unwrap(), 401, "UNAUTHORIZED").await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let response = client
+            .get(&version)
+            .header("authorization", format!("{scheme} file-token-7Qx"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "scheme {scheme}");
+    }
+    for wrong in
+        ["Basic file-token-7Qx", "Bearerfile-token-7Qx", "Bearer file-token-7Qx\u{20}x", "file-token-7Qx"]
+    {
+        let response = client.get(&version).header("authorization", wrong).send().await.unwrap();
+        assert_envelope(response, 401, "UNAUTHORIZED").await;
+    }
+}
+
+#[tokio::test]
+async fn an_empty_or_missing_token_file_or_both_token_flags_refuse_to_start() {
+    let secrets = tempfile::tempdir().unwrap();
+    let empty = secrets.path().join("empty");
+    std::fs::write(&empty, " \n").unwrap();
+    let missing = secrets.path().join("missing");
+    let cases: [(&[&str], &str); 3] = [
+        (&["--token-file", empty.to_str().unwrap()], "empty"),
+        (&["--token-file", missing.to_str().unwrap()], "cannot read token file"),
+        (&["--token", "t", "--token-file", empty.to_str().unwrap()], "cannot be used with"),
+    ];
+    for (args, expected) in cases {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_toolboxd"))
+            .args(["--port", "0", "--bind", "127.0.0.1"])
+            .arg("--work-dir")
+            .arg(secrets.path())
+            .args(args)
+            .env_remove("TOOLBOXD_TOKEN")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?} started");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("listening on"), "{args:?}");
+    }
+}
+
+#[tokio::test]
+async fn openapi_lists_the_shared_statuses_on_every_operation() {
+    let daemon = Daemon::spawn();
+    let document: Value = daemon.get("/openapi.json").send().await.unwrap().json().await.unwrap();
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(responses) = operation.get("responses").and_then(Value::as_object) else { continue };
+            operations += 1;
+            for status in ["401", "500"] {
+                assert!(responses.contains_key(status), "{method} {path} does not list {status}");
+            }
+            let takes_input =
+                operation.get("parameters").and_then(Value::as_array).is_some_and(|p| !p.is_empty())
+                    || operation.get("requestBody").is_some();
+            if takes_input {
+                assert!(responses.contains_key("400"), "{method} {path} takes input but does not list 400");
+            }
+        }
+    }
+    assert!(operations > 100, "only {operations} operations");
 }

@@ -1236,3 +1236,81 @@ async fn repositories_owned_by_another_user_are_usable() {
     let staged = env.git_output(&repo, &["-c", "safe.directory=*", "diff", "--cached", "--name-only"]);
     assert_eq!(String::from_utf8_lossy(&staged.stdout).trim(), "b.txt");
 }
+
+#[tokio::test]
+async fn a_nul_byte_in_any_field_is_a_400_and_changes_nothing() {
+    if skip() {
+        return;
+    }
+    let env = Env::new();
+    let daemon = env.daemon();
+    ok(&daemon, "/git/init", json!({"path": "r"}), 201).await;
+    std::fs::write(daemon.work().join("r/a.txt"), "a").unwrap();
+    let before = env.git(&daemon.work().join("r"), &["status", "--porcelain"]);
+
+    for query in ["/git/status", "/git/branches", "/git/history", "/git/remotes"] {
+        let path = format!("{query}?path=r%00x");
+        assert_envelope(daemon.get(&path).send().await.unwrap(), 400, "BAD_REQUEST").await;
+    }
+    let bodies = [
+        ("/git/init", json!({"path": "n\u{0}ew"})),
+        ("/git/add", json!({"path": "r\u{0}", "files": ["a.txt"]})),
+        ("/git/add", json!({"path": "r", "files": ["a\u{0}.txt"]})),
+        ("/git/branches", json!({"path": "r", "name": "b\u{0}x"})),
+        ("/git/checkout", json!({"path": "r\u{0}", "branch": "main"})),
+        ("/git/commit", json!({"path": "r\u{0}", "message": "m", "author": "a", "email": "a@b"})),
+        ("/git/clone", json!({"url": "file:///nowhere", "path": "c\u{0}lone"})),
+        ("/git/clone", json!({"url": "file:///now\u{0}here", "path": "clone"})),
+        ("/git/remotes", json!({"path": "r\u{0}", "name": "origin", "url": "file:///x"})),
+        ("/git/reset", json!({"path": "r\u{0}"})),
+        ("/git/restore", json!({"path": "r\u{0}", "files": ["a.txt"]})),
+        ("/git/restore", json!({"path": "r", "files": ["a\u{0}.txt"]})),
+        ("/git/reset", json!({"path": "r", "files": ["a\u{0}.txt"]})),
+        ("/git/pull", json!({"path": "r\u{0}"})),
+        ("/git/push", json!({"path": "r\u{0}"})),
+    ];
+    for (route, body) in bodies {
+        let response = post(&daemon, route, body.clone()).await;
+        assert_eq!(response.status(), 400, "POST {route} {body}: {}", response.text().await.unwrap());
+    }
+    let response =
+        daemon.delete("/git/branches").json(&json!({"path": "r\u{0}", "name": "x"})).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+
+    assert_eq!(env.git(&daemon.work().join("r"), &["status", "--porcelain"]), before, "the index changed");
+    let mut entries: Vec<_> = std::fs::read_dir(daemon.work())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["r"], "something was created");
+}
+
+#[tokio::test]
+async fn history_of_commits_made_in_the_same_second_is_in_git_log_order() {
+    if skip() {
+        return;
+    }
+    let env = Env::new();
+    let daemon = env.daemon();
+    let repo = daemon.work().join("same-second");
+    env.git(daemon.work(), &["init", "-q", "same-second"]);
+    for i in 0..6 {
+        let out = Command::new("git")
+            .args(["commit", "-q", "--allow-empty", "-m", &format!("c{i}")])
+            .current_dir(&repo)
+            .env("HOME", env.home.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let expected: Vec<String> = env.git(&repo, &["log", "--format=%H"]).lines().map(str::to_owned).collect();
+    let history = get_json(&daemon, "/git/history?path=same-second").await;
+    let got: Vec<String> =
+        history.as_array().unwrap().iter().map(|c| c["hash"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(got, expected);
+    assert_eq!(history[0]["message"].as_str().unwrap().trim(), "c5");
+}

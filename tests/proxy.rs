@@ -451,7 +451,7 @@ async fn nothing_listening_is_a_502_envelope_and_a_bad_port_a_400() {
 }
 
 #[tokio::test]
-async fn apps_on_ipv6_only_and_the_daemon_itself_are_reachable() {
+async fn apps_on_ipv6_only_and_dual_stack_are_reachable() {
     let daemon = Daemon::spawn();
     let app = App::start("[::1]:0").await;
     let echo: Value =
@@ -461,12 +461,75 @@ async fn apps_on_ipv6_only_and_the_daemon_itself_are_reachable() {
     let echo: Value =
         daemon.get(&format!("/proxy/{}/dual", dual.port())).send().await.unwrap().json().await.unwrap();
     assert_eq!(echo["target"], "/dual");
+}
 
-    // Any port: the daemon's own API answers through its own proxy.
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+}
+
+/// Polls until the daemon holds at most `fds` descriptors and `rss_kib` of RSS; returns the last
+/// figures seen (the caller asserts on them).
+async fn settle(pid: u32, fds: usize, rss_kib: u64) -> (usize, u64) {
+    let deadline = tokio::time::Instant::now() + HANG_GUARD;
+    loop {
+        let now = (fd_count(pid), vm_rss_kib(pid));
+        if (now.0 <= fds && now.1 <= rss_kib) || tokio::time::Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_daemons_own_port_is_refused_even_deeply_chained() {
+    let daemon = Daemon::spawn();
     let own_port = daemon.addr.rsplit(':').next().unwrap();
-    let version: Value =
-        daemon.get(&format!("/proxy/{own_port}/version")).send().await.unwrap().json().await.unwrap();
-    assert!(version["version"].as_str().unwrap().starts_with('v'));
+    let response = daemon.get(&format!("/proxy/{own_port}/version")).send().await.unwrap();
+    let envelope = assert_envelope(response, 403, "FORBIDDEN").await;
+    assert!(envelope["message"].as_str().unwrap().contains("own API port"), "{envelope}");
+
+    let pid = daemon.pid();
+    let (fds, rss) = (fd_count(pid), vm_rss_kib(pid));
+    let chained = format!("/proxy/{own_port}").repeat(2000) + "/version";
+    for _ in 0..3 {
+        let response = daemon.get(&chained).send().await.unwrap();
+        assert_envelope(response, 403, "FORBIDDEN").await;
+    }
+    let (fds_after, rss_after) = settle(pid, fds, rss + 16 * 1024).await;
+    assert!(fds_after <= fds, "fds {fds} -> {fds_after}");
+    assert!(rss_after <= rss + 16 * 1024, "RSS {rss} KiB -> {rss_after} KiB");
+}
+
+#[tokio::test]
+async fn a_loop_through_another_proxy_ends_after_a_few_hops_and_leaks_nothing() {
+    // Two daemons previewing each other: every hop looks legitimate to the daemon it reaches.
+    let a = Daemon::spawn();
+    let b = Daemon::spawn();
+    let port = |d: &Daemon| d.addr.rsplit(':').next().unwrap().to_owned();
+    let (port_a, port_b) = (port(&a), port(&b));
+    let chained = format!("/proxy/{port_b}/proxy/{port_a}").repeat(500) + "/version";
+    let attempt = || async {
+        let response = a.get(&chained).timeout(HANG_GUARD).send().await.unwrap();
+        let envelope = assert_envelope(response, 400, "BAD_REQUEST").await;
+        assert!(envelope["message"].as_str().unwrap().contains("proxy loop"), "{envelope}");
+    };
+    // A legitimate two-hop preview still works.
+    let echo: Value = a.get(&format!("/proxy/{port_b}/version")).send().await.unwrap().json().await.unwrap();
+    assert!(echo["version"].as_str().unwrap().starts_with('v'), "{echo}");
+
+    // Warm the upstream pools with as many parallel chains as the test will run, then measure.
+    futures_util::future::join_all((0..3).map(|_| attempt())).await;
+    let (pid_a, pid_b) = (a.pid(), b.pid());
+    let baseline = [(fd_count(pid_a), vm_rss_kib(pid_a)), (fd_count(pid_b), vm_rss_kib(pid_b))];
+    for _ in 0..5 {
+        futures_util::future::join_all((0..3).map(|_| attempt())).await;
+    }
+    for (pid, (fds, rss)) in [pid_a, pid_b].into_iter().zip(baseline) {
+        // Pooled upstream connections may be paired differently from one round to the next.
+        let (fds_after, rss_after) = settle(pid, fds + 4, rss + 16 * 1024).await;
+        assert!(fds_after <= fds + 4, "fds of {pid}: {fds} -> {fds_after}");
+        assert!(rss_after <= rss + 16 * 1024, "RSS of {pid}: {rss} KiB -> {rss_after} KiB");
+    }
 }
 
 #[tokio::test]

@@ -5,17 +5,22 @@
 #     bash tests/run.sh            # everything
 #     bash tests/run.sh --rust     # only the Rust tests
 #     bash tests/run.sh --python   # only the Python (official client) suite
+#     bash tests/run.sh --fuzz     # only the schema fuzz (tests/fuzz/run.sh)
 #
 # Both test tiers run: the fast one (plain `cargo test`: unit and in-process router tests) and
 # the slow one (`--features slow-tests`: the real binary, language servers, GiB transfers, and
 # the official clients). Skipped tests are listed and counted at the end.
+#
+# Every set-up step checks that what it made earlier is whole (a venv with its pip, a marker
+# written only after a complete install), so a run interrupted during set-up is repaired by the
+# next one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 what=${1:-all}
 
 # Debian packages the tests drive for real.
-APT_PACKAGES=(git curl procps util-linux file)
+APT_PACKAGES=(git curl procps util-linux file iproute2)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
@@ -26,20 +31,39 @@ if command -v apt-get >/dev/null 2>&1; then
   fi
 fi
 
-# A Python venv with the official clients (tests/python/requirements.txt), reused while unchanged.
+# A venv at $1 with the packages of requirements file $2, reused while unchanged. A venv without
+# a working python or pip (creation interrupted) is made again; the marker is written last.
+ensure_venv() {
+  local venv=$1 requirements=$2 want
+  if ! { [ -x "$venv/bin/python" ] && [ -x "$venv/bin/pip" ] && "$venv/bin/python" -c '' 2>/dev/null; }; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+  fi
+  want=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [ "$(cat "$venv/.requirements.sha" 2>/dev/null)" != "$want" ]; then
+    rm -f "$venv/.requirements.sha"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    echo "$want" > "$venv/.requirements.sha"
+  fi
+}
+
+# A Python venv with the official clients (tests/python/requirements.txt).
 VENV=$ROOT/.venv
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-want=$(sha256sum tests/python/requirements.txt | cut -d' ' -f1)
-if [ "$(cat "$VENV/.requirements.sha" 2>/dev/null)" != "$want" ]; then
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
-  echo "$want" > "$VENV/.requirements.sha"
-fi
+ensure_venv "$VENV" tests/python/requirements.txt
+# The schema fuzzer in a venv of its own, so its pins never move the clients'.
+FUZZ_VENV=$ROOT/.tools/fuzz
+ensure_venv "$FUZZ_VENV" tests/fuzz/requirements.txt
 
 # Node tools (typescript-language-server for /lsp, ts-node for code-run).
 NODE_TOOLS=$ROOT/.tools/node
 NPM_PACKAGES=(typescript-language-server@4 typescript@5 ts-node@10)
 want=$(printf '%s\n' "${NPM_PACKAGES[@]}" | sha256sum | cut -d' ' -f1)
+# A missing executable means an interrupted install: start that folder over.
+for tool in typescript-language-server tsc ts-node; do
+  [ -x "$NODE_TOOLS/node_modules/.bin/$tool" ] || rm -f "$NODE_TOOLS/.packages.sha"
+done
 if command -v npm >/dev/null 2>&1 && [ "$(cat "$NODE_TOOLS/.packages.sha" 2>/dev/null)" != "$want" ]; then
+  rm -rf "$NODE_TOOLS"
   mkdir -p "$NODE_TOOLS"
   npm install --silent --no-audit --no-fund --prefix "$NODE_TOOLS" "${NPM_PACKAGES[@]}" >/dev/null
   echo "$want" > "$NODE_TOOLS/.packages.sha"
@@ -74,4 +98,7 @@ if [ "$what" = all ] || [ "$what" = --python ]; then
   grep '^SKIPPED' "$py_log" >> "$SKIP_LOG" || true
   rm -f "$py_log"
   [ "$py_status" = 0 ] || exit "$py_status"
+fi
+if [ "$what" = all ] || [ "$what" = --fuzz ]; then
+  TOOLBOXD_BIN=$ROOT/target/debug/toolboxd SCHEMATHESIS=$FUZZ_VENV/bin/schemathesis bash tests/fuzz/run.sh
 fi

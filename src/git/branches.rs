@@ -78,7 +78,7 @@ fn checkout(repo: &Repository, name: &str) -> GitResult<()> {
 
 impl GitService {
     pub async fn branches(&self, path: &str) -> GitResult<ListBranchResponse> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || {
             let repo = repo::open(&dir)?;
             let branches = repo
@@ -95,7 +95,7 @@ impl GitService {
 
     /// Creates `name` at HEAD and checks it out (as `git checkout -b`, and as the reference does).
     pub async fn create_branch(&self, path: &str, name: String) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || {
             let repo = repo::open(&dir)?;
             check_branch_name(&name)?;
@@ -115,7 +115,7 @@ impl GitService {
     /// Deletes a local branch; a missing one is not an error (as in the reference), the
     /// checked-out one is refused (as `git branch -d`).
     pub async fn delete_branch(&self, path: &str, name: String) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || {
             let repo = repo::open(&dir)?;
             let mut branch = match repo.find_branch(&name, BranchType::Local) {
@@ -135,7 +135,7 @@ impl GitService {
     }
 
     pub async fn checkout(&self, path: &str, name: String) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || checkout(&repo::open(&dir)?, &name)).await
     }
 }

@@ -68,7 +68,7 @@ impl GitService {
             Some(d) => i32::try_from(d).map_err(|_| GitError::Invalid("depth is too large".into()))?,
             None => 0,
         };
-        let target = self.resolve(&req.path);
+        let target = self.resolve(&req.path)?;
         let this = self.clone();
         self.blocking(move || {
             if target.join(".git").exists() {

@@ -76,7 +76,7 @@ impl GitService {
         if scope == ConfigScope::Local && path.is_none_or(str::is_empty) {
             return Err(GitError::Invalid("path is required when scope is local".into()));
         }
-        let repo_path = path.filter(|p| !p.is_empty()).map(|p| self.resolve(p));
+        let repo_path = path.filter(|p| !p.is_empty()).map(|p| self.resolve(p)).transpose()?;
         config_file(self.env(), scope, repo_path.as_deref())
     }
 

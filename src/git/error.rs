@@ -92,6 +92,11 @@ impl From<git2::Error> for GitError {
             (GitCode::Certificate, _) => GitError::Transport(format!("TLS certificate check failed: {msg}")),
             (_, ErrorClass::Net | ErrorClass::Http | ErrorClass::Ssl) => transport_error(&msg),
             (_, ErrorClass::Os) if msg.contains("ermission denied") => GitError::PermissionDenied(msg),
+            // git2 turns a Rust string with an interior NUL (a ref name, pathspec or URL from
+            // the request) into this error before libgit2 is called.
+            _ if msg.contains("nul byte") => {
+                GitError::Invalid(format!("a request field contains a NUL byte: {msg}"))
+            }
             _ => GitError::Unexpected(msg),
         }
     }

@@ -206,7 +206,8 @@ fn restore(repo: &Repository, req: &RestoreRequest) -> GitResult<()> {
 
 impl GitService {
     pub async fn add(&self, path: &str, files: Vec<String>) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
+        files.iter().try_for_each(|file| super::reject_nul("files", file))?;
         self.blocking(move || add(&repo::open(&dir)?, &files)).await
     }
 
@@ -219,7 +220,7 @@ impl GitService {
         email: String,
         allow_empty: bool,
     ) -> GitResult<String> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || commit(&repo::open(&dir)?, &message, &author, &email, allow_empty)).await
     }
 
@@ -230,7 +231,8 @@ impl GitService {
         target: Option<String>,
         files: Vec<String>,
     ) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
+        files.iter().try_for_each(|file| super::reject_nul("files", file))?;
         self.blocking(move || {
             let target = target.filter(|t| !t.is_empty()).unwrap_or_else(|| "HEAD".to_owned());
             reset(&repo::open(&dir)?, mode, &target, &files)
@@ -239,7 +241,8 @@ impl GitService {
     }
 
     pub async fn restore(&self, path: &str, req: RestoreRequest) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
+        req.files.iter().try_for_each(|file| super::reject_nul("files", file))?;
         self.blocking(move || restore(&repo::open(&dir)?, &req)).await
     }
 }

@@ -65,9 +65,11 @@ impl GitService {
     /// Nothing to stop: transfers in flight watch the shared shutdown token and abort.
     pub async fn shutdown(&self) {}
 
-    /// Resolves a user path against the work dir.
-    pub(crate) fn resolve(&self, path: &str) -> PathBuf {
-        self.inner.dirs.resolve_path(path)
+    /// Resolves a user path against the work dir. A NUL byte cannot name a file, so it is the
+    /// caller's mistake (400) rather than an error from deep inside libgit2 or the kernel.
+    pub(crate) fn resolve(&self, path: &str) -> GitResult<PathBuf> {
+        reject_nul("path", path)?;
+        Ok(self.inner.dirs.resolve_path(path))
     }
 
     pub(crate) fn data_dir(&self) -> &Path {
@@ -92,4 +94,12 @@ impl GitService {
             .await
             .map_err(|err| GitError::Unexpected(format!("git task failed: {err}")))?
     }
+}
+
+/// Refuses a request field that contains a NUL byte: no path, ref name or URL can hold one.
+pub(crate) fn reject_nul(field: &str, value: &str) -> GitResult<()> {
+    if value.contains('\0') {
+        return Err(GitError::Invalid(format!("{field} contains a NUL byte")));
+    }
+    Ok(())
 }

@@ -93,7 +93,7 @@ impl GitService {
     }
 
     pub async fn remotes(&self, path: &str) -> GitResult<ListRemotesResponse> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || {
             let repo = repo::open(&dir)?;
             let names = repo.remotes()?;
@@ -122,7 +122,7 @@ impl GitService {
         fetch: bool,
         overwrite: bool,
     ) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         let this = self.clone();
         self.blocking(move || {
             let repo = repo::open(&dir)?;
@@ -161,7 +161,7 @@ impl GitService {
         remote: Option<String>,
         branch: Option<String>,
     ) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         let this = self.clone();
         self.blocking(move || {
             let repo = repo::open(&dir)?;
@@ -218,7 +218,7 @@ impl GitService {
         branch: Option<String>,
         set_upstream: bool,
     ) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         let this = self.clone();
         self.blocking(move || {
             let repo = repo::open(&dir)?;

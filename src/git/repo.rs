@@ -50,7 +50,7 @@ pub(crate) fn head_branch(repo: &Repository) -> GitResult<Option<String>> {
 impl GitService {
     /// `git init`: the initial branch is `initial_branch`, else `init.defaultBranch`, else `master`.
     pub async fn init(&self, path: &str, bare: bool, initial_branch: Option<String>) -> GitResult<()> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || {
             let exists = if bare {
                 dir.join("HEAD").exists() && dir.join("objects").exists()

@@ -165,20 +165,22 @@ fn commit_info(commit: &git2::Commit<'_>) -> GitCommitInfo {
 
 impl GitService {
     pub async fn status(&self, path: &str) -> GitResult<GitStatus> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || status(&repo::open(&dir)?)).await
     }
 
-    /// Commits reachable from HEAD, newest first; empty on an unborn branch.
+    /// Commits reachable from HEAD in `git log` order: every commit before its parents, then
+    /// newest first (commits made within the same second keep child-before-parent); empty on
+    /// an unborn branch.
     pub async fn history(&self, path: &str) -> GitResult<Vec<GitCommitInfo>> {
-        let dir = self.resolve(path);
+        let dir = self.resolve(path)?;
         self.blocking(move || {
             let repo = repo::open(&dir)?;
             let Some(head) = repo::head_commit(&repo)? else {
                 return Ok(Vec::new());
             };
             let mut walk = repo.revwalk()?;
-            walk.set_sorting(git2::Sort::TIME)?;
+            walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
             walk.push(head.id())?;
             walk.map(|oid| {
                 let commit = repo.find_commit(oid?)?;

@@ -50,16 +50,22 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::internal(format!("handler panicked: {detail}")).into_response()
 }
 
+/// The credentials of an `Authorization: Bearer <token>` header. The scheme name is
+/// case-insensitive and may be followed by several spaces (RFC 9110 §11.1, RFC 6750 §2.1).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim_start_matches(' '))
+        .filter(|t| !t.is_empty())
+}
+
 /// With a token configured, every request (websocket upgrades included) must carry
 /// `Authorization: Bearer <token>`; the comparison takes the same time whatever the input.
 pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if let Some(expected) = state.config.token.as_deref() {
-        let presented = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .unwrap_or("");
+        let presented = bearer_token(request.headers()).unwrap_or("");
         if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
             return ApiError::unauthorized("missing or invalid bearer token").into_response();
         }

@@ -199,7 +199,7 @@ impl LspService {
     ) -> Result<(Arc<Server>, Document), LspError> {
         let key = self.key(language_id, project)?;
         let server = self.inner.servers.get(&key).await?;
-        let path = document_path(uri, &key.project)?;
+        let path = document_path(uri, &self.inner.dirs.work, &key.project)?;
         let uri = path_to_uri(&path)?;
         Ok((server, Document { uri, path }))
     }
@@ -337,10 +337,11 @@ fn path_to_uri(path: &Path) -> Result<Uri, LspError> {
 }
 
 /// The file a request's `uri` names. The SDK sends `file://` + the path exactly as the caller
-/// gave it (no percent-encoding, possibly relative to the project), so a raw path is taken as
-/// is, a percent-encoded one is decoded when only the decoded form exists, and a relative one
-/// resolves against the project.
-fn document_path(uri: &str, project: &Path) -> Result<PathBuf, LspError> {
+/// gave it (no percent-encoding, possibly relative), so a raw path is taken as is and a
+/// percent-encoded one is decoded when only the decoded form exists. A relative path is looked
+/// up against the work dir first (as the reference reads it), then against the project; when
+/// neither file exists it names the file under the work dir.
+fn document_path(uri: &str, work: &Path, project: &Path) -> Result<PathBuf, LspError> {
     let invalid = |reason: &str| LspError::InvalidUri { uri: uri.to_owned(), reason: reason.to_owned() };
     let rest = match uri.strip_prefix("file://") {
         Some(rest) => rest,
@@ -353,18 +354,18 @@ fn document_path(uri: &str, project: &Path) -> Result<PathBuf, LspError> {
     if rest.contains('\0') {
         return Err(invalid("it contains a NUL byte"));
     }
-    let resolve = |p: &str| normalize(&project.join(p));
-    let raw = resolve(rest);
-    if rest.contains('%')
-        && !raw.exists()
-        && let Ok(decoded) = percent_decode_str(rest).decode_utf8()
-    {
-        let decoded = resolve(&decoded);
-        if decoded.exists() {
+    let decoded = rest.contains('%').then(|| percent_decode_str(rest).decode_utf8().ok()).flatten();
+    let bases: &[&Path] = if Path::new(rest).is_absolute() { &[Path::new("/")] } else { &[work, project] };
+    for base in bases {
+        let raw = normalize(&base.join(rest));
+        if raw.exists() {
+            return Ok(raw);
+        }
+        if let Some(decoded) = decoded.as_deref().map(|d| normalize(&base.join(d))).filter(|d| d.exists()) {
             return Ok(decoded);
         }
     }
-    Ok(raw)
+    Ok(normalize(&bases[0].join(rest)))
 }
 
 #[cfg(test)]
@@ -373,12 +374,33 @@ mod tests {
 
     #[test]
     fn document_uris_resolve_like_the_sdk_builds_them() {
-        let project = Path::new("/work/proj");
-        assert_eq!(document_path("file:///abs/a.py", project).unwrap(), Path::new("/abs/a.py"));
-        assert_eq!(document_path("file://src/a.py", project).unwrap(), Path::new("/work/proj/src/a.py"));
-        assert_eq!(document_path("/abs/./b.ts", project).unwrap(), Path::new("/abs/b.ts"));
-        assert!(document_path("https://example.com/a.py", project).is_err());
-        assert!(document_path("file://", project).is_err());
+        let (work, project) = (Path::new("/nonexistent/work"), Path::new("/nonexistent/work/proj"));
+        assert_eq!(document_path("file:///abs/a.py", work, project).unwrap(), Path::new("/abs/a.py"));
+        assert_eq!(
+            document_path("file://src/a.py", work, project).unwrap(),
+            Path::new("/nonexistent/work/src/a.py")
+        );
+        assert_eq!(document_path("/abs/./b.ts", work, project).unwrap(), Path::new("/abs/b.ts"));
+        assert!(document_path("https://example.com/a.py", work, project).is_err());
+        assert!(document_path("file://", work, project).is_err());
+    }
+
+    #[test]
+    fn relative_uris_try_the_work_dir_then_the_project() {
+        let work = tempfile::tempdir().unwrap();
+        let project = work.path().join("proj");
+        std::fs::create_dir_all(project.join("src")).unwrap();
+        std::fs::write(project.join("a.py"), "").unwrap();
+        std::fs::write(project.join("src/b.py"), "").unwrap();
+        assert_eq!(document_path("file://proj/a.py", work.path(), &project).unwrap(), project.join("a.py"));
+        assert_eq!(
+            document_path("file://src/b.py", work.path(), &project).unwrap(),
+            project.join("src/b.py")
+        );
+        assert_eq!(
+            document_path("file://new.py", work.path(), &project).unwrap(),
+            work.path().join("new.py")
+        );
     }
 
     #[test]
@@ -386,7 +408,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a b.py"), "x = 1\n").unwrap();
         let uri = format!("file://{}/a%20b.py", dir.path().display());
-        assert_eq!(document_path(&uri, Path::new("/")).unwrap(), dir.path().join("a b.py"));
+        assert_eq!(document_path(&uri, Path::new("/"), Path::new("/")).unwrap(), dir.path().join("a b.py"));
     }
 
     #[test]

@@ -20,6 +20,24 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
+/// How this proxy names itself in `Via` (RFC 9110 §7.6.3): `1.1 toolboxd`.
+const VIA_NAME: &str = "toolboxd";
+
+/// The most toolboxd proxies one request may cross: enough for a preview of an app that itself
+/// previews another sandbox, few enough that a loop costs a handful of connections.
+pub const MAX_HOPS: usize = 5;
+
+/// How many toolboxd proxies the request has already passed, read from its `Via` entries.
+pub fn our_hops(headers: &HeaderMap) -> usize {
+    headers
+        .get_all(header::VIA)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter(|entry| entry.split_whitespace().nth(1) == Some(VIA_NAME))
+        .count()
+}
+
 /// Whether the request asks to switch protocols (a websocket handshake, typically).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
@@ -63,6 +81,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrading: bool) {
 ///   outer proxy pass through.
 /// - `Expect` is dropped: the daemon's own server already answered `100 Continue`.
 /// - The daemon's own bearer token, when one is configured, is not handed on to the app.
+/// - `Via: 1.1 toolboxd` is appended, so the next toolboxd can count the hops ([`our_hops`]).
 pub fn rewrite_request(
     headers: &mut HeaderMap,
     port: u16,
@@ -73,15 +92,12 @@ pub fn rewrite_request(
     strip_hop_by_hop(headers, upgrading);
     headers.remove(header::EXPECT);
     if let Some(token) = daemon_token {
-        let ours = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .is_some_and(|presented| presented == token);
+        let ours = crate::http::middleware::bearer_token(headers).is_some_and(|presented| presented == token);
         if ours {
             headers.remove(header::AUTHORIZATION);
         }
     }
+    headers.append(header::VIA, HeaderValue::from_static("1.1 toolboxd"));
     if let Ok(host) = HeaderValue::from_str(&format!("localhost:{port}")) {
         headers.insert(header::HOST, host);
     }
@@ -127,7 +143,7 @@ mod tests {
         rewrite_request(&mut map, 3000, Some("10.0.0.9".parse().unwrap()), false, None);
         let mut names: Vec<_> = map.keys().map(|k| k.as_str().to_owned()).collect();
         names.sort();
-        assert_eq!(names, ["host", "user-agent", "x-forwarded-for", "x-kept"]);
+        assert_eq!(names, ["host", "user-agent", "via", "x-forwarded-for", "x-kept"]);
         assert_eq!(map[header::HOST], "localhost:3000");
         assert_eq!(map["x-forwarded-for"], "10.0.0.9");
     }
@@ -156,9 +172,21 @@ mod tests {
         let mut map = headers(&[("authorization", "Bearer daemon-secret")]);
         rewrite_request(&mut map, 1, None, false, Some("daemon-secret"));
         assert!(!map.contains_key(header::AUTHORIZATION));
+        let mut map = headers(&[("authorization", "bEARER  daemon-secret")]);
+        rewrite_request(&mut map, 1, None, false, Some("daemon-secret"));
+        assert!(!map.contains_key(header::AUTHORIZATION));
         let mut map = headers(&[("authorization", "Bearer app-token")]);
         rewrite_request(&mut map, 1, None, false, Some("daemon-secret"));
         assert_eq!(map[header::AUTHORIZATION], "Bearer app-token");
+    }
+
+    #[test]
+    fn hops_through_toolboxd_are_counted_in_via() {
+        let mut map = headers(&[("via", "1.1 nginx, 1.1 toolboxd"), ("via", "HTTP/1.1 toolboxd (x)")]);
+        assert_eq!(our_hops(&map), 2);
+        rewrite_request(&mut map, 1, None, false, None);
+        assert_eq!(our_hops(&map), 3);
+        assert_eq!(our_hops(&headers(&[("via", "1.1 toolboxd-other, 1.0 squid")])), 0);
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //!   beyond a frame, so memory stays flat whatever the size, and server-sent events or chunked
 //!   responses reach the client as the app writes them. No response timeout (long polls work).
 //! - Upstream addresses are loopback literals, 127.0.0.1 then ::1; no name resolution.
+//! - The daemon's own API port is never a target, and a request that already crossed
+//!   [`headers::MAX_HOPS`] toolboxd proxies (counted in `Via`) is refused, so a loop through
+//!   other local proxies ends after a few hops instead of exhausting file descriptors.
 //! - A tunnel lives until either side closes or the daemon shuts down; each copies through two
 //!   fixed buffers.
 //!
@@ -50,6 +53,10 @@ const TUNNEL_DRAIN: Duration = Duration::from_secs(2);
 pub enum ProxyError {
     #[error("failed to parse target URL: {0}")]
     BadTarget(String),
+    #[error("port {0} is the daemon's own API port; the preview proxy does not forward to itself")]
+    OwnPort(u16),
+    #[error("proxy loop: the request already passed through {0} toolboxd preview proxies")]
+    Loop(usize),
     #[error("proxy upstream error: {0}")]
     Upstream(String),
 }
@@ -57,7 +64,8 @@ pub enum ProxyError {
 impl From<ProxyError> for ApiError {
     fn from(err: ProxyError) -> Self {
         match err {
-            ProxyError::BadTarget(_) => ApiError::bad_request(err.to_string()),
+            ProxyError::BadTarget(_) | ProxyError::Loop(_) => ApiError::bad_request(err.to_string()),
+            ProxyError::OwnPort(_) => ApiError::forbidden(err.to_string()),
             // The contract's code list has no 502 code; the SDK classifies by status alone.
             ProxyError::Upstream(_) => ApiError::new(ErrorCode::BadGateway, err.to_string()),
         }
@@ -98,6 +106,8 @@ struct Inner {
     client: UpstreamClient,
     /// The daemon's bearer token, withheld from apps.
     token: Option<String>,
+    /// The port the daemon's API listens on (on every address): never a preview target.
+    own_port: u16,
     shutdown: CancellationToken,
     tunnels: TaskTracker,
 }
@@ -116,6 +126,7 @@ impl ProxyService {
             inner: Arc::new(Inner {
                 client,
                 token: ctx.config.token.clone(),
+                own_port: ctx.config.port,
                 shutdown: ctx.shutdown.child_token(),
                 tunnels: TaskTracker::new(),
             }),
@@ -140,6 +151,13 @@ impl ProxyService {
         client_ip: Option<IpAddr>,
         mut request: Request<Body>,
     ) -> Result<Response<Body>, ProxyError> {
+        if port == self.inner.own_port {
+            return Err(ProxyError::OwnPort(port));
+        }
+        let hops = headers::our_hops(request.headers());
+        if hops >= headers::MAX_HOPS {
+            return Err(ProxyError::Loop(hops));
+        }
         let upgrading = headers::is_upgrade(request.headers());
         let client_upgrade = upgrading.then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();

@@ -49,7 +49,8 @@ async fn proxy_bare_port(State(proxy): State<ProxyService>, request: Request) ->
     params(("port" = u16, Path, description = "TCP port of the app on loopback")),
     responses(
         (status = 200, description = "Whatever the app answers, streamed"),
-        (status = 400, description = "The port is not a number", body = ErrorEnvelope),
+        (status = 400, description = "The port is not a number, or a proxy loop (`Via` shows 5 toolboxd hops)", body = ErrorEnvelope),
+        (status = 403, description = "The port is the daemon's own API port", body = ErrorEnvelope),
         (status = 502, description = "Nothing answers on the port: `proxy upstream error: …`", body = ErrorEnvelope),
     ))]
 async fn proxy_root(State(proxy): State<ProxyService>, request: Request) -> ApiResult<Response> {
@@ -65,13 +66,14 @@ async fn proxy_root(State(proxy): State<ProxyService>, request: Request) -> ApiR
 /// and other upgrades are tunnelled after the app's `101`.
 #[utoipa::path(method(get, head, post, put, patch, delete, options), path = "/proxy/{port}/{path}", tag = "toolboxd",
     params(
-        ("port" = u16, Path, description = "TCP port of the app on loopback; any port"),
+        ("port" = u16, Path, description = "TCP port of the app on loopback; any port but the daemon's own"),
         ("path" = String, Path, description = "Rest of the path, forwarded with its original percent-encoding"),
     ),
     responses(
         (status = 200, description = "Whatever the app answers, streamed"),
         (status = 101, description = "The app accepted an upgrade; bytes are tunnelled both ways"),
-        (status = 400, description = "The port is not a number", body = ErrorEnvelope),
+        (status = 400, description = "The port is not a number, or a proxy loop (`Via` shows 5 toolboxd hops)", body = ErrorEnvelope),
+        (status = 403, description = "The port is the daemon's own API port", body = ErrorEnvelope),
         (status = 502, description = "Nothing answers on the port: `proxy upstream error: …`", body = ErrorEnvelope),
     ))]
 async fn proxy_path(State(proxy): State<ProxyService>, request: Request) -> ApiResult<Response> {

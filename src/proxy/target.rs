@@ -16,8 +16,8 @@ pub enum Target {
 
 /// Splits the raw path (as received, still percent-encoded) and raw query into a [`Target`].
 ///
-/// The port is not range-checked beyond being a TCP port number: any port may be previewed,
-/// the daemon's own included.
+/// The port is not range-checked beyond being a TCP port number here; the service refuses the
+/// daemon's own port.
 pub fn parse(raw_path: &str, raw_query: Option<&str>) -> Result<Target, ProxyError> {
     let rest = raw_path.strip_prefix(PREFIX).ok_or_else(|| ProxyError::BadTarget(raw_path.to_owned()))?;
     let (port, path) = match rest.find('/') {

@@ -29,7 +29,8 @@ pub struct SystemMetrics {
     pub mem_used: u64,
     /// Page cache within `memUsed`, in bytes.
     pub mem_cache: u64,
-    /// Memory limit in bytes; 0 when unlimited.
+    /// Memory limit in bytes: the cgroup's limit, or the machine's RAM when the cgroup has
+    /// none (or one larger than the machine).
     pub mem_total: u64,
     pub disk_total: u64,
     pub disk_used: u64,
@@ -177,11 +178,28 @@ struct Memory {
 }
 
 fn memory() -> Memory {
+    let mut memory = cgroup_memory().unwrap_or_else(host_memory);
+    let machine = machine_memory();
+    if memory.limit == 0 || (machine > 0 && memory.limit > machine) {
+        memory.limit = machine;
+    }
+    memory
+}
+
+/// The machine's RAM (`MemTotal`), in bytes.
+fn machine_memory() -> u64 {
+    let mut system = sysinfo::System::new();
+    system.refresh_memory();
+    system.total_memory()
+}
+
+/// Usage and limit of the cgroup the daemon runs in (v2, then v1); a limit of 0 is unlimited.
+fn cgroup_memory() -> Option<Memory> {
     if let Some(used) = read_trimmed(format!("{CGROUP_ROOT}/memory.current")).and_then(|s| s.parse().ok()) {
         let stat = read_trimmed(format!("{CGROUP_ROOT}/memory.stat")).unwrap_or_default();
         let limit =
             read_trimmed(format!("{CGROUP_ROOT}/memory.max")).and_then(|s| s.parse().ok()).unwrap_or(0);
-        return Memory { used, cache: keyed_value(&stat, "file").unwrap_or(0), limit };
+        return Some(Memory { used, cache: keyed_value(&stat, "file").unwrap_or(0), limit });
     }
     if let Some(used) =
         read_trimmed(format!("{CGROUP_ROOT}/memory/memory.usage_in_bytes")).and_then(|s| s.parse().ok())
@@ -192,9 +210,9 @@ fn memory() -> Memory {
             .unwrap_or(0);
         // cgroup v1 reports "unlimited" as a huge page-aligned number.
         let limit = if limit >= (1 << 62) { 0 } else { limit };
-        return Memory { used, cache: keyed_value(&stat, "cache").unwrap_or(0), limit };
+        return Some(Memory { used, cache: keyed_value(&stat, "cache").unwrap_or(0), limit });
     }
-    host_memory()
+    None
 }
 
 /// Whole-machine figures when no cgroup accounting is visible; the limit is the machine's RAM.
@@ -254,6 +272,12 @@ mod tests {
         let m = MetricsSampler { state: Arc::default() }.latest();
         assert!(m.cpu_count >= 1);
         assert!(m.mem_used > 0);
+        assert!(
+            m.mem_total > 0 && m.mem_total <= machine_memory(),
+            "{} of {}",
+            m.mem_total,
+            machine_memory()
+        );
         assert!(m.disk_total > 0 && m.disk_used <= m.disk_total && m.disk_free <= m.disk_total);
         assert!(m.timestamp.ends_with('Z') && !m.timestamp.contains('.'));
     }
