@@ -3,11 +3,18 @@
 //! `POST /env` changes "the daemon's environment" for every process spawned afterwards. Mutating
 //! the real process environment is unsound once threads run (`setenv` races `getenv`), so the
 //! daemon keeps its own copy, seeded from the real one at start, and every child is spawned
-//! with exactly this copy (see `process::command`).
+//! with exactly this copy (see `process::owner`).
+//!
+//! The daemon's own variables (`TOOLBOXD_*`: its token, port, directories) are left out of
+//! the copy, so no child ever learns them; only a variable a client sets through `POST /env`
+//! can carry that prefix.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::sync::{Arc, RwLock};
+
+/// Names of the variables the daemon reads for itself (flags, token) start with this.
+pub const DAEMON_PREFIX: &str = "TOOLBOXD_";
 
 #[derive(Debug, Clone)]
 pub struct Environment(Arc<RwLock<BTreeMap<OsString, OsString>>>);
@@ -36,8 +43,15 @@ impl Default for Environment {
 }
 
 impl Environment {
+    /// The daemon's environment without its own `TOOLBOXD_*` variables.
     pub fn from_process() -> Self {
-        Environment(Arc::new(RwLock::new(std::env::vars_os().collect())))
+        Environment::from_vars(std::env::vars_os())
+    }
+
+    fn from_vars(vars: impl Iterator<Item = (OsString, OsString)>) -> Self {
+        let inherited =
+            vars.filter(|(name, _)| !name.as_encoded_bytes().starts_with(DAEMON_PREFIX.as_bytes()));
+        Environment(Arc::new(RwLock::new(inherited.collect())))
     }
 
     pub fn get(&self, name: impl AsRef<OsStr>) -> Option<OsString> {
@@ -110,6 +124,15 @@ mod tests {
         assert_eq!(env.get("A"), None, "prefix-matched value is unset");
         assert_eq!(env.get("B").as_deref(), Some(OsStr::new("secret-3")), "names being set are spared");
         assert_eq!(env.get("C"), None);
+    }
+
+    #[test]
+    fn the_daemons_own_variables_are_not_inherited() {
+        let vars =
+            [("TOOLBOXD_TOKEN", "secret"), ("TOOLBOXD_PORT", "1"), ("PATH", "/bin"), ("XTOOLBOXD_A", "k")];
+        let env = Environment::from_vars(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        let names: Vec<OsString> = env.snapshot().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, vec![OsString::from("PATH"), OsString::from("XTOOLBOXD_A")]);
     }
 
     #[test]

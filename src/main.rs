@@ -1,6 +1,7 @@
-//! Startup: configuration → logging → bind → `toolboxd::run`. Two detours before the runtime
-//! starts: as PID 1 the process becomes the init loop around a child daemon
-//! (`sys::init`), and `toolboxd entrypoint logs [FLAGS]` prints the entrypoint's log.
+//! Startup: configuration → logging → child subreaper → bind → `toolboxd::run` → kill what is
+//! left of every child tree. Two detours before the runtime starts: as PID 1 the process
+//! becomes the init loop around a child daemon (`sys::init`), and `toolboxd entrypoint logs
+//! [FLAGS]` prints the entrypoint's log.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -34,6 +35,14 @@ fn main() -> ExitCode {
         return toolboxd::sys::init::run_as_init();
     }
 
+    // Orphans of the daemon's children (double forks, `setsid … &`) are reparented to the
+    // daemon instead of init, so their trees can still be found and killed (`sys::tree`).
+    if let Err(err) = toolboxd::sys::reaper::become_subreaper() {
+        tracing::warn!(
+            "cannot become a child subreaper; double-forked processes may outlive their owner: {err}"
+        );
+    }
+
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -41,7 +50,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(serve(config)) {
+    let served = runtime.block_on(serve(config));
+    // Requests cut at the drain deadline end here, before any of their processes is killed, so
+    // none of them can still answer; their trees die as their handles drop.
+    drop(runtime);
+    // Every area has stopped its trees; this takes what is left (disowned background jobs,
+    // processes that cleared their environment and double-forked): nothing outlives the daemon.
+    toolboxd::sys::tree::kill_descendants();
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
@@ -64,6 +80,7 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     tracing::info!(work_dir = %dirs.work.display(), "toolboxd {} listening on {local}", toolboxd::system::VERSION);
     // Before the address is announced: whoever learns it may signal the daemon at once.
     let shutdown = toolboxd::sys::shutdown_signal();
+    toolboxd::sys::reaper::spawn_reaper();
     // The one line on stdout: supervisors and tests wait for it to learn the bound address.
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {local}")?;

@@ -181,8 +181,90 @@ async fn execute_bad_inputs_are_400s() {
     )
     .await;
     assert_eq!(body["message"], "bad request: invalid environment variable name: 'A=B'");
+    // A NUL in a value is refused like one in a name, before anything runs.
+    assert_envelope(
+        execute(&daemon, json!({"command": "x", "envs": {"A\0": "1"}})).await,
+        400,
+        "BAD_REQUEST",
+    )
+    .await;
+    assert_envelope(
+        execute(&daemon, json!({"command": "x", "envs": {"A": "1\0 2"}})).await,
+        400,
+        "BAD_REQUEST",
+    )
+    .await;
     let resp = daemon.post("/process/execute").body("not json").send().await.unwrap();
     assert_envelope(resp, 400, "INVALID_REQUEST_BODY").await;
+}
+
+#[tokio::test]
+async fn code_run_argv_elements_are_one_argument_each() {
+    let daemon = Daemon::spawn();
+    skip_unless!(have("python3"), "python3 is not on PATH");
+    let marker = daemon.work().join("injected");
+    let argv = json!(["two words", format!("a;touch {}", marker.display()), "-x", "$HOME"]);
+    let resp = daemon
+        .post("/process/code-run")
+        .json(&json!({"language": "python", "code": "import sys, json\nprint(json.dumps(sys.argv[1:]))", "argv": argv}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let printed: Value = serde_json::from_str(body["result"].as_str().unwrap().trim()).unwrap();
+    assert_eq!(printed, argv, "{body}");
+    assert!(!marker.exists(), "an argument ran as a command");
+}
+
+#[tokio::test]
+async fn typescript_without_ts_node_says_what_is_missing() {
+    let daemon = Daemon::spawn();
+    let probe = Command::new("sh")
+        .args(["-c", "command -v ts-node || (command -v npx && npx --no ts-node --version)"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    skip_unless!(!probe.is_ok_and(|s| s.success()), "ts-node is installed here, so it cannot be missing");
+    let body: Value = daemon
+        .post("/process/code-run")
+        .json(&json!({"language": "typescript", "code": "console.log(1)"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["exitCode"], 127, "{body}");
+    let result = body["result"].as_str().unwrap();
+    assert!(
+        result.contains("needs ts-node") && result.contains("npm install -g ts-node typescript"),
+        "{result}"
+    );
+}
+
+#[tokio::test]
+async fn session_ids_that_cannot_name_a_directory_are_400s() {
+    let daemon = Daemon::spawn();
+    for id in ["a".repeat(256), "..".to_owned(), "a/b".to_owned()] {
+        let resp = daemon.post("/process/session").json(&json!({"sessionId": id})).send().await.unwrap();
+        assert_envelope(resp, 400, "BAD_REQUEST").await;
+    }
+    let longest = "a".repeat(255);
+    let resp = daemon.post("/process/session").json(&json!({"sessionId": longest})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+}
+
+#[tokio::test]
+async fn async_exec_answers_only_the_command_id() {
+    let daemon = Daemon::spawn();
+    let created = daemon.post("/process/session").json(&json!({"sessionId": "a"})).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let resp = session_exec(&daemon, "a", json!({"command": "sleep 0.1", "runAsync": true})).await;
+    assert_eq!(resp.status(), 202);
+    let body: Value = resp.json().await.unwrap();
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, vec!["cmdId"], "no null fields: {body}");
 }
 
 #[tokio::test]

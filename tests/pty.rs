@@ -259,7 +259,7 @@ async fn rest_errors_use_the_contract_codes() {
     assert_envelope(daemon.get("/process/pty/nope").send().await.unwrap(), 404, "PROCESS_NOT_FOUND").await;
     assert_envelope(daemon.delete("/process/pty/nope").send().await.unwrap(), 404, "PROCESS_NOT_FOUND").await;
     let resize = |id: &str, body: Value| daemon.post(&format!("/process/pty/{id}/resize")).json(&body).send();
-    assert_envelope(resize("nope", json!({"cols": 10, "rows": 10})).await.unwrap(), 410, "SESSION_ENDED")
+    assert_envelope(resize("nope", json!({"cols": 10, "rows": 10})).await.unwrap(), 404, "PROCESS_NOT_FOUND")
         .await;
     assert_envelope(create(&daemon, json!({"cols": 10})).await, 400, "INVALID_REQUEST_BODY").await;
     assert_envelope(create(&daemon, json!({"id": ""})).await, 400, "INVALID_REQUEST_BODY").await;

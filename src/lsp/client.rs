@@ -6,14 +6,14 @@
 //! client (configuration, progress tokens, capability registration) so the server never
 //! stalls waiting for us, and drops notifications (diagnostics, log messages).
 //!
-//! When stdout reaches EOF, the server process exits (checked every 250 ms without reaping it,
-//! since a grandchild may hold stdout open) or the client is told to stop, the I/O task kills the server's whole process group (typescript-language-server runs tsserver
-//! children), reaps the leader, fails every waiting request and records why, so later requests
-//! fail at once instead of hanging. The group is killed *before* the leader is reaped: an
-//! unreaped leader keeps its pid, so the group id cannot have been reused.
+//! When stdout reaches EOF, the server process exits (checked every 250 ms, since a grandchild
+//! may hold stdout open) or the client is told to stop, the I/O task kills the server's whole
+//! process tree through its `process::owner` handle (typescript-language-server runs tsserver
+//! children), waits for the leader's exit, fails every waiting request and records why, so
+//! later requests fail at once instead of hanging.
 
 use std::collections::{HashMap, VecDeque};
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -22,11 +22,12 @@ use lsp_types::notification::Notification;
 use lsp_types::request::Request;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout};
+use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::lsp::error::LspError;
+use crate::process::owner::{Exit, Spawn, Tree};
 
 /// Largest message a server may send; a bigger `Content-Length` is treated as a broken server.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -34,7 +35,7 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 const MAX_HEADER_LINE: u64 = 8 * 1024;
 /// Stderr lines kept to explain a crash.
 const STDERR_TAIL_LINES: usize = 20;
-/// How long a server gets to exit after `exit` before its process group is killed.
+/// How long a server gets to exit after `exit` before its process tree is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 /// How often the server process is checked for an exit that its output did not reveal.
 const EXIT_CHECK: Duration = Duration::from_millis(250);
@@ -44,7 +45,7 @@ const EXIT_CHECK: Duration = Duration::from_millis(250);
 pub(crate) struct Launch<'a> {
     /// What error messages call the server, e.g. `pylsp (python language server for /p)`.
     pub(crate) name: String,
-    pub(crate) command: tokio::process::Command,
+    pub(crate) command: Spawn,
     pub(crate) program: &'static str,
     pub(crate) install: &'static str,
     pub(crate) args: &'a [&'a str],
@@ -118,7 +119,7 @@ impl LspClient {
             stderr_closed: CancellationToken::new(),
         });
         tokio::spawn(drain_stderr(Arc::clone(&inner), stderr));
-        tokio::spawn(run_io(Arc::clone(&inner), child, stdout, workspace_folders));
+        tokio::spawn(run_io(Arc::clone(&inner), child.tree, stdout, workspace_folders));
         Ok(LspClient { inner })
     }
 
@@ -421,11 +422,10 @@ fn next_frame(mut reader: BufReader<ChildStdout>) -> FrameRead {
 }
 
 /// Reads the server's output until it ends or the client is told to stop, then kills the
-/// process group, reaps the server and fails whatever still waits.
-async fn run_io(inner: Arc<Inner>, mut child: Child, stdout: ChildStdout, workspace_folders: Value) {
-    let pid = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
+/// process tree, waits for the server's exit and fails whatever still waits.
+async fn run_io(inner: Arc<Inner>, tree: Tree, stdout: ChildStdout, workspace_folders: Value) {
     // Output EOF alone misses a crash when a grandchild inherited the server's stdio: the pipe
-    // stays open though the server is dead. So the leader is watched too (without reaping it).
+    // stays open though the server is dead. So the leader is watched too.
     let mut exit_check = tokio::time::interval(EXIT_CHECK);
     exit_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // `read_frame` is not cancel-safe (a half-read frame would be lost), so the read in
@@ -446,7 +446,7 @@ async fn run_io(inner: Arc<Inner>, mut child: Child, stdout: ChildStdout, worksp
                 Err(err) => break Some(format!("broke the message framing ({err}), then ")),
             },
             _ = exit_check.tick() => {
-                if pid.is_none_or(has_exited) {
+                if tree.exit().is_some() {
                     break Some(String::new());
                 }
             }
@@ -454,19 +454,11 @@ async fn run_io(inner: Arc<Inner>, mut child: Child, stdout: ChildStdout, worksp
     };
     drop(reading);
     if ended.is_some() && inner.stopping.load(Ordering::SeqCst) {
-        // A deliberate `exit`: give the leader a moment to finish before the group is killed.
-        let _ = tokio::time::timeout(EXIT_GRACE, async {
-            while pid.is_some_and(|pid| !has_exited(pid)) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
+        // A deliberate `exit`: give the leader a moment to finish before the tree is killed.
+        let _ = tokio::time::timeout(EXIT_GRACE, tree.wait()).await;
     }
-    if let Some(pid) = pid {
-        // The leader is not reaped yet, so its pid (the group id) cannot have been reused.
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    }
-    let status = child.wait().await;
+    tree.kill().await;
+    let status = tree.wait().await;
     let reason = match (inner.stopping.load(Ordering::SeqCst), ended) {
         (true, _) | (false, None) => "it was stopped".to_owned(),
         (false, Some(what)) => {
@@ -485,18 +477,11 @@ async fn run_io(inner: Arc<Inner>, mut child: Child, stdout: ChildStdout, worksp
     inner.finished.cancel();
 }
 
-fn describe(status: std::io::Result<ExitStatus>) -> String {
-    match status {
-        Ok(status) => status.to_string(),
-        Err(err) => format!("could not be reaped ({err})"),
+fn describe(exit: Exit) -> String {
+    match exit {
+        Exit::Code(code) => format!("exit status: {code}"),
+        Exit::Signal(signal) => format!("signal: {signal}"),
     }
-}
-
-/// Whether the process has exited, without reaping it (`WNOWAIT`).
-fn has_exited(pid: rustix::process::Pid) -> bool {
-    use rustix::process::{WaitId, WaitIdOptions, waitid};
-    let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG;
-    !matches!(waitid(WaitId::Pid(pid), options), Ok(None))
 }
 
 async fn drain_stderr(inner: Arc<Inner>, stderr: tokio::process::ChildStderr) {

@@ -2,12 +2,12 @@
 //!
 //! Owns one language-server process per (language, project directory): python runs `pylsp`,
 //! typescript and javascript run `typescript-language-server --stdio`, each started through
-//! `process::command` (the daemon's environment and PATH, a process group of its own) with the
+//! `process::owner` (the daemon's environment and PATH, a process group of its own) with the
 //! project as its cwd and workspace root. `client.rs` speaks JSON-RPC over the child's stdio
 //! with `lsp-types` messages; `servers.rs` keeps the registry and the open documents.
 //!
 //! Invariants: every spawned server is either in the registry or being stopped, and stopping
-//! (`/lsp/stop`, a replaced crashed server, daemon shutdown) kills its whole process group and
+//! (`/lsp/stop`, a replaced crashed server, daemon shutdown) kills its whole process tree and
 //! reaps it, so no language-server process outlives its entry. A request never waits on a dead
 //! server: the client records the exit and fails waiting and later requests at once.
 //!
@@ -31,7 +31,7 @@ use crate::config::Dirs;
 use crate::environment::Environment;
 use crate::lsp::client::{Launch, LspClient};
 use crate::lsp::servers::{Document, Registry, Server, ServerKey};
-use crate::process::command::command;
+use crate::process::owner::Spawn;
 use crate::state::Context;
 
 pub use crate::lsp::error::LspError;
@@ -169,7 +169,7 @@ impl LspService {
                 key.language.as_str(),
                 key.project.display()
             ),
-            command: command(&self.inner.env, program, &key.project),
+            command: Spawn::new(program, &key.project, &self.inner.env),
             program,
             install,
             args,

@@ -1,10 +1,11 @@
 //! Processes: one-shot execution, persistent sessions, terminals and interpreter contexts.
 //!
-//! `command` is the single door through which the daemon starts child processes: it applies the
-//! daemon's environment (`POST /env`), the work dir and a process group of its own.
+//! `owner` is the single door through which the daemon starts child processes: it applies the
+//! daemon's environment (`POST /env`) and hands back a handle that owns the child's whole
+//! process tree.
 
-pub mod command;
 pub mod exec;
 pub mod interpreter;
+pub mod owner;
 pub mod pty;
 pub mod session;

@@ -4,8 +4,9 @@
 //! Reaping with `waitpid(-1)` inside the daemon would race the daemon's own waits on its
 //! children and steal their exit statuses. So PID 1 does nothing but init work: it starts the
 //! real daemon as its child (`/proc/self/exe`, same arguments), reaps everything, forwards
-//! SIGTERM/SIGINT/SIGHUP/SIGQUIT to the daemon and exits with the daemon's status. Orphans
-//! reparent to PID 1, never to the daemon, so the daemon's waits are never raced.
+//! SIGTERM/SIGINT/SIGHUP/SIGQUIT to the daemon and exits with the daemon's status. The daemon
+//! is a child subreaper (`sys::reaper`), so orphans of its own children reparent to it and it
+//! reaps them without racing its own waits; what reaches PID 1 is the rest of the container.
 
 use std::process::ExitCode;
 use std::time::Duration;

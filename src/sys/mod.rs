@@ -1,8 +1,12 @@
-//! Platform code: signals, process trees from `/proc`, and PID 1 duties. Unsafe code, if any is
-//! ever needed, lives only here, each block with a `// SAFETY:` comment.
+//! Platform code: signals, process trees from `/proc`, reaping (as PID 1 and as a child
+//! subreaper), terminals and the fork-to-exec hook of new sessions. Unsafe code lives only
+//! here, each block with a `// SAFETY:` comment.
 
+pub mod child;
 pub mod init;
 pub mod libgit2;
+pub mod pty;
+pub mod reaper;
 pub mod tree;
 
 /// Completes on the first SIGTERM or SIGINT.

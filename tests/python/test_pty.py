@@ -187,7 +187,7 @@ def test_bad_inputs_are_contract_errors(sdk_process, http_client, daemon):
         sdk_process.kill_pty_session("nope")
     assert_envelope(http_client.get(f"{daemon.url}/process/pty/nope"), 404, "PROCESS_NOT_FOUND")
     assert_envelope(http_client.post(f"{daemon.url}/process/pty/nope/resize", json={"cols": 10, "rows": 10}),
-                    410, "SESSION_ENDED")
+                    404, "PROCESS_NOT_FOUND")
     assert_envelope(http_client.post(f"{daemon.url}/process/pty", json={"cols": 10}), 400, "INVALID_REQUEST_BODY")
     assert_envelope(http_client.post(f"{daemon.url}/process/pty", json={"id": "big", "cols": 1001}), 400, "BAD_REQUEST")
     assert_envelope(http_client.post(f"{daemon.url}/process/pty", content=b"{not json"), 400, "INVALID_REQUEST_BODY")

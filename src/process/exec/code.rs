@@ -43,10 +43,11 @@ pub fn uses_matplotlib(code: &str) -> bool {
     })
 }
 
-/// The shell script that runs `code`. `argv` is joined with spaces unquoted, as the contract
-/// says (the shell splits and expands it).
-pub fn script(language: Language, code: &str, argv: &[String]) -> String {
-    let args = argv.join(" ");
+/// The shell script that runs `code`. The run's `argv` are the script's positional parameters
+/// and reach the program as `"$@"`: each element exactly one argument, never split or expanded
+/// by the shell (the reference daemon joins them into the shell line unquoted).
+pub fn script(language: Language, code: &str) -> String {
+    let args = "\"$@\"";
     match language {
         Language::Python => {
             let program = if uses_matplotlib(code) {
@@ -62,7 +63,9 @@ pub fn script(language: Language, code: &str, argv: &[String]) -> String {
         Language::TypeScript => format!(
             "__tbx_ts=/tmp/dtn_$$_$RANDOM.ts\n\
              printf '%s' '{}' | base64 -d > \"$__tbx_ts\"\n\
-             __tbx_tsn() {{ if command -v ts-node >/dev/null 2>&1; then ts-node \"$@\"; else npx ts-node \"$@\"; fi; }}\n\
+             __tbx_tsn() {{ if command -v ts-node >/dev/null 2>&1; then ts-node \"$@\"; \
+             elif command -v npx >/dev/null 2>&1 && npx --no ts-node --version >/dev/null 2>&1; then npx --no ts-node \"$@\"; \
+             else echo 'TypeScript code-run needs ts-node, which is not installed: install it with npm install -g ts-node typescript' >&2; return 127; fi; }}\n\
              npm_config_loglevel=error __tbx_tsn -T --ignore-diagnostics 5107 -O '{{\"module\":\"CommonJS\"}}' \"$__tbx_ts\" {args}\n\
              __tbx_rc=$?\nrm -f \"$__tbx_ts\"\nexit $__tbx_rc\n",
             B64.encode(code)

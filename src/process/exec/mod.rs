@@ -2,10 +2,10 @@
 //!
 //! Owns: choosing the shell, feeding it the script on stdin, collecting stdout+stderr into one
 //! bounded buffer (`output::CappedOutput`: head and tail kept, middle counted), the deadline
-//! (on expiry the whole tree dies: process group, then escaped descendants via `sys::tree`),
+//! (on expiry the whole tree dies, see `process::owner`),
 //! and code-run's script generation and chart extraction (`code`).
 //!
-//! Invariants: every child is started through `process::command` (own process group, the
+//! Invariants: every child is started through `process::owner` (own process group, the
 //! daemon's environment); an abandoned run (timeout or a dropped request) leaves no process
 //! behind; memory per call is bounded by `exec_output_limit`. This module knows no HTTP:
 //! `routes.rs` translates requests and `ExecError` into the contract's shapes.
@@ -34,6 +34,8 @@ pub enum ExecError {
     EmptyCommand,
     #[error("invalid environment variable name: '{0}'")]
     InvalidEnvName(String),
+    #[error("invalid value for environment variable '{0}': values must not contain NUL")]
+    InvalidEnvValue(String),
     #[error("unsupported language: {0}")]
     UnsupportedLanguage(String),
     #[error("command execution timeout")]
@@ -45,9 +47,10 @@ pub enum ExecError {
 impl From<ExecError> for ApiError {
     fn from(err: ExecError) -> Self {
         match err {
-            ExecError::EmptyCommand | ExecError::InvalidEnvName(_) | ExecError::UnsupportedLanguage(_) => {
-                ApiError::bad_request(err.to_string())
-            }
+            ExecError::EmptyCommand
+            | ExecError::InvalidEnvName(_)
+            | ExecError::InvalidEnvValue(_)
+            | ExecError::UnsupportedLanguage(_) => ApiError::bad_request(err.to_string()),
             ExecError::Timeout => ApiError::new(ErrorCode::ProcessExecutionTimeout, err.to_string()),
             ExecError::Io(io) => ApiError::internal(io.to_string()),
         }
@@ -78,9 +81,13 @@ pub fn valid_env_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// A bad name and a value no process can receive (NUL) are both refused before anything runs.
 fn check_envs(envs: &BTreeMap<String, String>) -> Result<(), ExecError> {
-    match envs.keys().find(|name| !valid_env_name(name)) {
-        Some(bad) => Err(ExecError::InvalidEnvName(bad.clone())),
+    if let Some(bad) = envs.keys().find(|name| !valid_env_name(name)) {
+        return Err(ExecError::InvalidEnvName(bad.clone()));
+    }
+    match envs.iter().find(|(_, value)| value.contains('\0')) {
+        Some((name, _)) => Err(ExecError::InvalidEnvValue(name.clone())),
         None => Ok(()),
     }
 }
@@ -133,7 +140,7 @@ impl ExecService {
         };
         let mut text = command.to_owned();
         text.push('\n');
-        self.run(text, &cwd, envs, timeout).await
+        self.run(text, &[], &cwd, envs, timeout).await
     }
 
     /// Runs `code` in `language` from the work dir, with chart artifacts for matplotlib.
@@ -148,9 +155,9 @@ impl ExecService {
         let lang =
             Language::parse(language).ok_or_else(|| ExecError::UnsupportedLanguage(language.to_owned()))?;
         check_envs(envs)?;
-        let text = code::script(lang, code, argv);
+        let text = code::script(lang, code);
         let work = self.inner.dirs.work.clone();
-        let mut outcome = self.run(text, &work, envs, timeout).await?;
+        let mut outcome = self.run(text, argv, &work, envs, timeout).await?;
         if lang == Language::Python {
             let (result, charts) = code::extract_charts(&outcome.output);
             outcome.output = result;
@@ -162,6 +169,7 @@ impl ExecService {
     async fn run(
         &self,
         text: String,
+        args: &[String],
         cwd: &std::path::Path,
         envs: &BTreeMap<String, String>,
         timeout: Option<u32>,
@@ -169,6 +177,7 @@ impl ExecService {
         let shell = shell::current(&self.inner.env);
         let script = Script {
             shell: &shell,
+            args,
             text,
             cwd,
             envs,

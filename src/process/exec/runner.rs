@@ -1,5 +1,10 @@
 //! Runs one script in the shell: script on stdin, stdout and stderr merged into one capped
 //! buffer, a deadline that kills the whole tree.
+//!
+//! The child's tree handle lives in the run's future: a timeout, or the request future dropped
+//! because the client went away, kills the whole tree. A script that finishes may leave
+//! background jobs running (`nohup server &` is how clients start servers); those are
+//! disowned, so they live on as the daemon's until it shuts down.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -10,9 +15,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::environment::Environment;
-use crate::process::command::command;
 use crate::process::exec::output::CappedOutput;
-use crate::sys::tree;
+use crate::process::owner::Spawn;
 
 /// What a finished script left behind.
 #[derive(Debug)]
@@ -35,26 +39,14 @@ pub enum RunError {
 #[derive(Debug)]
 pub struct Script<'a> {
     pub shell: &'a OsStr,
+    /// Positional parameters (`$1`…) for the script, each passed as exactly one argument.
+    pub args: &'a [String],
     pub text: String,
     pub cwd: &'a Path,
     pub envs: &'a BTreeMap<String, String>,
     /// `None` runs without a deadline.
     pub timeout: Option<Duration>,
     pub output_limit: usize,
-}
-
-/// Kills the tree if the run is abandoned (timeout, or the request future dropped when the
-/// client went away); `kill_on_drop` alone would only kill the shell.
-struct TreeGuard {
-    pid: Option<i32>,
-}
-
-impl Drop for TreeGuard {
-    fn drop(&mut self) {
-        if let Some(pid) = self.pid.take() {
-            tree::kill_tree(pid);
-        }
-    }
 }
 
 pub async fn run(env: &Environment, script: Script<'_>) -> Result<Finished, RunError> {
@@ -67,12 +59,16 @@ pub async fn run(env: &Environment, script: Script<'_>) -> Result<Finished, RunE
     }
     let (writer, mut pipe) = tokio::net::unix::pipe::pipe()?;
     let writer = writer.into_blocking_fd()?;
-    let mut cmd = command(env, script.shell, script.cwd);
+    let mut cmd = Spawn::new(script.shell, script.cwd, env);
+    if !script.args.is_empty() {
+        // `-s` keeps reading the script from stdin; `--` keeps an argument like `-x` from
+        // being taken as a shell option.
+        cmd.arg("-s").arg("--").args(script.args);
+    }
     cmd.envs(script.envs).stdin(Stdio::piped()).stderr(writer.try_clone()?).stdout(writer);
-    let spawned = cmd.spawn();
-    // The command holds the pipe's write ends; EOF only comes once they are all closed.
-    drop(cmd);
-    let mut child = match spawned {
+    // The spawn consumes the command and with it the pipe's write ends: EOF only comes once
+    // the tree has closed them all.
+    let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) => {
             return Ok(Finished {
@@ -85,7 +81,6 @@ pub async fn run(env: &Environment, script: Script<'_>) -> Result<Finished, RunE
             });
         }
     };
-    let mut guard = TreeGuard { pid: child.id().and_then(|pid| i32::try_from(pid).ok()) };
     if let Some(mut stdin) = child.stdin.take() {
         let text = script.text;
         // A shell that exits before reading its whole script closes the pipe; that is not an error.
@@ -93,6 +88,7 @@ pub async fn run(env: &Environment, script: Script<'_>) -> Result<Finished, RunE
             let _ = stdin.write_all(text.as_bytes()).await;
         });
     }
+    let tree = child.tree;
     let limit = script.output_limit;
     let work = async {
         let mut output = CappedOutput::new(limit);
@@ -104,23 +100,21 @@ pub async fn run(env: &Environment, script: Script<'_>) -> Result<Finished, RunE
             }
             output.push(&buf[..n]);
         }
-        let status = child.wait().await?;
-        Ok::<_, std::io::Error>((status, output))
+        let exit = tree.wait().await;
+        Ok::<_, std::io::Error>((exit, output))
     };
     let result = match script.timeout {
         Some(deadline) => match tokio::time::timeout(deadline, work).await {
             Ok(result) => result,
             Err(_) => {
-                if let Some(pid) = guard.pid.take() {
-                    tokio::task::spawn_blocking(move || tree::kill_tree(pid)).await.ok();
-                }
+                tree.kill().await;
                 return Err(RunError::Timeout);
             }
         },
         None => work.await,
     };
-    let (status, output) = result?;
-    // The shell has exited and the pipe is closed: nothing of the tree holds our output any more.
-    guard.pid = None;
-    Ok(Finished { exit_code: status.code().unwrap_or(-1), output: output.into_string() })
+    let (exit, output) = result?;
+    // The shell has exited and the pipe is closed: what is left of the tree runs detached.
+    tree.disown();
+    Ok(Finished { exit_code: exit.code().unwrap_or(-1), output: output.into_string() })
 }

@@ -2,7 +2,7 @@
 //!
 //! Owns the registry of contexts (`default` plus those created by clients) and their workers.
 //! The worker is `assets/interpreter_worker.py`, embedded in the binary and run as
-//! `python3 -u -c <script>` (`python` if there is no `python3`) through `process::command`, in
+//! `python3 -u -c <script>` (`python` if there is no `python3`) through `process::owner`, in
 //! the context's cwd with the daemon's environment, in a process group of its own.
 //! Invariants:
 //! - runs on one context are serialised (FIFO, at most `QUEUE_LIMIT` waiting); globals persist
@@ -11,7 +11,9 @@
 //!   in step with its requests; a run that cannot get it (worker hung or dead) discards the
 //!   worker, and the next run starts a fresh one;
 //! - a timeout or a client that goes away interrupts the code with SIGINT (the context lives
-//!   on); a worker still busy 2 s later is killed.
+//!   on); a worker still busy 2 s later is killed with its whole tree;
+//! - deleting a context (or the daemon stopping) ends the worker's whole tree, whatever the
+//!   code started.
 //!
 //! Knows no HTTP: runs report frames into a bounded channel and end with an [`Outcome`];
 //! `socket.rs` speaks the websocket protocol and `routes.rs` maps HTTP to the service.
@@ -22,14 +24,14 @@ pub mod socket;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rustix::process::{Pid, Signal, kill_process_group};
+use rustix::process::Signal;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout};
+use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -37,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Dirs;
 use crate::environment::Environment;
 use crate::error::{ApiError, ErrorCode};
-use crate::process::command::command;
+use crate::process::owner::{Spawn, Tree};
 use crate::state::Context;
 
 const WORKER: &str = include_str!("../../../assets/interpreter_worker.py");
@@ -101,7 +103,7 @@ pub struct RunRequest {
 
 #[derive(Debug)]
 struct Worker {
-    child: Child,
+    tree: Tree,
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
 }
@@ -114,7 +116,8 @@ pub struct InterpreterContext {
     pub language: &'static str,
     worker: tokio::sync::Mutex<Option<Worker>>,
     active: AtomicBool,
-    pid: AtomicU32,
+    /// The current worker's tree, reachable without waiting for a run to finish.
+    tree: Mutex<Option<Tree>>,
     waiting: AtomicUsize,
     deleted: CancellationToken,
 }
@@ -128,7 +131,7 @@ impl InterpreterContext {
             language: "python",
             worker: tokio::sync::Mutex::new(None),
             active: AtomicBool::new(false),
-            pid: AtomicU32::new(0),
+            tree: Mutex::new(None),
             waiting: AtomicUsize::new(0),
             deleted: CancellationToken::new(),
         }
@@ -139,10 +142,14 @@ impl InterpreterContext {
         self.active.load(Ordering::Relaxed)
     }
 
+    fn current_tree(&self) -> Option<Tree> {
+        self.tree.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Signals the worker's process group (the code it runs, and its children).
     fn signal(&self, signal: Signal) {
-        let pid = self.pid.load(Ordering::Relaxed);
-        if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
-            let _ = kill_process_group(pid, signal);
+        if let Some(tree) = self.current_tree() {
+            tree.signal_group(signal);
         }
     }
 }
@@ -175,7 +182,9 @@ impl InterpreterService {
         let contexts: Vec<_> = self.contexts().drain().map(|(_, context)| context).collect();
         for context in contexts {
             context.deleted.cancel();
-            context.signal(Signal::KILL);
+            if let Some(tree) = context.current_tree() {
+                tree.kill().await;
+            }
         }
     }
 
@@ -217,43 +226,39 @@ impl InterpreterService {
         self.contexts().get(id).cloned().ok_or_else(|| InterpreterError::NotFound(id.to_owned()))
     }
 
-    /// Removes a context: SIGTERM to its worker, SIGKILL 2 s later if it is still there.
-    pub fn delete(&self, id: &str) -> Result<(), InterpreterError> {
+    /// Removes a context: SIGTERM to its worker's whole tree, SIGKILL to whatever is still
+    /// there 2 s later. Returns once nothing of the tree is left.
+    pub async fn delete(&self, id: &str) -> Result<(), InterpreterError> {
         if id == DEFAULT_CONTEXT {
             return Err(InterpreterError::DeleteDefault);
         }
         let context = self.contexts().remove(id).ok_or_else(|| InterpreterError::NotFound(id.to_owned()))?;
         context.deleted.cancel();
-        context.signal(Signal::TERM);
-        tokio::spawn(async move {
-            let mut worker = context.worker.lock().await;
-            if let Some(mut worker) = worker.take() {
-                if tokio::time::timeout(INTERRUPT_GRACE, worker.child.wait()).await.is_err() {
-                    context.signal(Signal::KILL);
-                    let _ = worker.child.kill().await;
-                }
-            }
-            context.active.store(false, Ordering::Relaxed);
-        });
+        if let Some(tree) = context.current_tree() {
+            tree.terminate(INTERRUPT_GRACE).await;
+        }
+        context.active.store(false, Ordering::Relaxed);
         Ok(())
     }
 
     fn spawn(&self, context: &InterpreterContext) -> Result<Worker, InterpreterError> {
         let mut last_err = None;
         for python in ["python3", "python"] {
-            let mut cmd = command(&self.inner.env, python, &context.cwd);
-            cmd.args(["-u", "-c", WORKER])
+            let mut spawn = Spawn::new(python, &context.cwd, &self.inner.env);
+            spawn
+                .args(["-u", "-c", WORKER])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit());
-            match cmd.spawn() {
+            match spawn.spawn() {
                 Ok(mut child) => {
                     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
                         return Err(InterpreterError::Start("worker pipes missing".to_owned()));
                     };
-                    context.pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
+                    *context.tree.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+                        Some(child.tree.clone());
                     context.active.store(true, Ordering::Relaxed);
-                    return Ok(Worker { child, stdin, stdout: BufReader::new(stdout).lines() });
+                    return Ok(Worker { tree: child.tree, stdin, stdout: BufReader::new(stdout).lines() });
                 }
                 Err(err) => last_err = Some(err),
             }
@@ -284,7 +289,7 @@ impl InterpreterService {
             return if context.deleted.is_cancelled() { Outcome::Deleted } else { Outcome::ClientGone };
         };
         let alive = match guard.as_mut() {
-            Some(worker) => matches!(worker.child.try_wait(), Ok(None)),
+            Some(worker) => worker.tree.exit().is_none(),
             None => false,
         };
         if !alive {
@@ -300,9 +305,8 @@ impl InterpreterService {
         let Some(worker) = guard.as_mut() else { return Outcome::WorkerDied };
         let (outcome, in_step) = drive(&context, worker, request, &out, &client_gone).await;
         if !in_step {
-            if let Some(mut worker) = guard.take() {
-                context.signal(Signal::KILL);
-                let _ = worker.child.kill().await;
+            if let Some(worker) = guard.take() {
+                worker.tree.kill().await;
             }
             context.active.store(false, Ordering::Relaxed);
         }

@@ -95,7 +95,7 @@ async fn delete_interpreter_context(
     State(interpreter): State<InterpreterService>,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<MessageResponse>> {
-    interpreter.delete(&id)?;
+    interpreter.delete(&id).await?;
     Ok(axum::Json(MessageResponse { message: "Context deleted successfully".to_owned() }))
 }
 

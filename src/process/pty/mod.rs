@@ -8,14 +8,13 @@
 //!   ring (1 MiB) behind skips ahead with a visible marker instead of blocking anyone;
 //! - deleting a terminal kills its whole process tree.
 //!
-//! Domain code (`session`, `ring`, `tree`) knows no HTTP; `socket` speaks the websocket
+//! Domain code (`session`, `ring`) knows no HTTP; `socket` speaks the websocket
 //! protocol and `routes` maps HTTP to the service.
 
 pub mod ring;
 pub mod routes;
 pub mod session;
 pub mod socket;
-pub mod tree;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -187,7 +186,8 @@ impl PtyService {
             return Err(PtyError::Invalid(format!("cols and rows must be between 1 and {MAX_DIMENSION}")));
         }
         check_size(cols, rows)?;
-        let session = self.get(id).map_err(|_| PtyError::Ended(id.to_owned()))?;
+        // An unknown id is a 404, as for get and delete.
+        let session = self.get(id)?;
         session.resize(cols, rows)?;
         Ok(session)
     }

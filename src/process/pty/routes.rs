@@ -177,7 +177,8 @@ async fn delete_pty_session(
 #[utoipa::path(post, path = "/process/pty/{sessionId}/resize", tag = "process",
     operation_id = "ResizePtySession", params(("sessionId" = String, Path)), request_body = PtyResizeRequest,
     responses((status = 200, body = PtySessionInfo), (status = 400, body = ErrorEnvelope),
-        (status = 410, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+        (status = 404, body = ErrorEnvelope), (status = 410, body = ErrorEnvelope),
+        (status = 500, body = ErrorEnvelope)))]
 async fn resize_pty_session(
     State(pty): State<PtyService>,
     Path(id): Path<String>,

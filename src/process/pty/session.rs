@@ -5,28 +5,32 @@
 //!   for a client, so a stalled client cannot stall the shell;
 //! - `pty-write`: drains a bounded input channel (64 chunks) into the master, so a shell that
 //!   stops reading its input blocks only this thread and, through the channel, the senders;
-//! - `pty-wait`: waits for the shell, gives the reader up to 5 s to drain, then publishes the
-//!   exit and removes the session from the registry.
+//! - a task waits for the shell, gives the reader up to 5 s to drain, then publishes the exit
+//!   and removes the session from the registry.
+//!
+//! The shell is started through `process::owner` as the leader of a new session with the
+//! terminal as its controlling tty, so its exit code or signal is exact and deleting the
+//! terminal kills everything it started, `setsid … &` and double forks included.
 //!
 //! Progress (ring end offset, exit) is published on a `watch` channel; clients keep their own
 //! cursor into the ring (see `socket.rs`).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::environment::Environment;
+use crate::process::owner::{Spawn, Tree};
 use crate::process::pty::PtyError;
 use crate::process::pty::ring::{Chunk, Ring};
-use crate::process::pty::tree;
 
 /// Output kept per terminal for clients that connect later or fall behind.
 pub const RING_CAPACITY: usize = 1024 * 1024;
@@ -79,7 +83,7 @@ pub struct PtyOptions {
 
 enum Run {
     NotStarted,
-    Running { master: Box<dyn MasterPty + Send>, pid: Option<u32> },
+    Running { master: OwnedFd, tree: Tree },
     Ended,
 }
 
@@ -169,34 +173,28 @@ impl Session {
             return Err(PtyError::Ended(self.id.clone()));
         }
         let (cols, rows) = self.size();
-        let pair = native_pty_system()
-            .openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 })
-            .map_err(|err| PtyError::Start(err.to_string()))?;
-        let mut cmd = CommandBuilder::new(shell(env));
-        cmd.args(["-i", "-l"]);
-        cmd.env_clear();
-        for (name, value) in env.snapshot() {
-            cmd.env(name, value);
-        }
-        for (name, value) in &self.envs {
-            cmd.env(name, value);
-        }
-        cmd.cwd(&self.cwd);
-        let mut child = pair.slave.spawn_command(cmd).map_err(|err| PtyError::Start(err.to_string()))?;
-        // The reader sees EOF only once every slave descriptor is closed, ours included.
-        drop(pair.slave);
-        let pid = child.process_id();
-        let reader = pair.master.try_clone_reader().map_err(|err| PtyError::Start(err.to_string()));
-        let writer = pair.master.take_writer().map_err(|err| PtyError::Start(err.to_string()));
+        let start = |err: std::io::Error| PtyError::Start(err.to_string());
+        let (master, slave) = crate::sys::pty::open(cols, rows).map_err(start)?;
+        let mut spawn = Spawn::new(shell(env), &self.cwd, env);
+        spawn
+            .args(["-i", "-l"])
+            .envs(&self.envs)
+            .stdin(slave.try_clone().map_err(start)?)
+            .stdout(slave.try_clone().map_err(start)?)
+            .stderr(slave)
+            .new_session(true);
+        // The spawn consumes the slave descriptors: the reader sees EOF (EIO) only once the
+        // shell and everything that inherited the terminal have closed it.
+        let child = spawn.spawn().map_err(start)?;
+        let tree = child.tree;
+        let reader = master.try_clone().map(std::fs::File::from).map_err(start);
+        let writer = master.try_clone().map(std::fs::File::from).map_err(start);
         let (mut reader, mut writer) = match (reader, writer) {
             (Ok(reader), Ok(writer)) => (reader, writer),
-            (Err(err), _) | (_, Err(err)) => {
-                let _ = child.kill();
-                return Err(err);
-            }
+            (Err(err), _) | (_, Err(err)) => return Err(err),
         };
 
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
         let session = Arc::clone(self);
         let spawned = std::thread::Builder::new().name("pty-read".into()).spawn(move || {
             let mut buf = vec![0u8; MAX_CHUNK];
@@ -212,7 +210,6 @@ impl Session {
             let _ = done_tx.send(());
         });
         if let Err(err) = spawned {
-            let _ = child.kill();
             return Err(PtyError::Start(err.to_string()));
         }
 
@@ -227,21 +224,16 @@ impl Session {
         *lock(&self.input) = Some(input_tx);
 
         let session = Arc::clone(self);
-        let _ = std::thread::Builder::new().name("pty-wait".into()).spawn(move || {
-            let exit = match child.wait() {
-                Ok(status) => match status.signal() {
-                    Some(name) => Exit::from_code(signal_number(name).map_or(-1, |n| 128 + n)),
-                    None => Exit::from_code(i32::try_from(status.exit_code()).unwrap_or(1)),
-                },
-                Err(_) => Exit { code: 1, reason: Some("process error".to_owned()) },
-            };
+        let exited = tree.exited();
+        tokio::spawn(async move {
+            let exit = Exit::from_code(exited.await.shell_code());
             // Background jobs may hold the terminal open; don't wait for them forever.
-            let _ = done_rx.recv_timeout(DRAIN_GRACE);
+            let _ = tokio::time::timeout(DRAIN_GRACE, done_rx).await;
             session.finish(exit);
             on_exit(&session);
         });
 
-        *run = Run::Running { master: pair.master, pid };
+        *run = Run::Running { master, tree };
         Ok(())
     }
 
@@ -269,8 +261,7 @@ impl Session {
         let run = lock(&self.run);
         match &*run {
             Run::Ended => return Err(PtyError::Ended(self.id.clone())),
-            Run::Running { master, .. } => master
-                .resize(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 })
+            Run::Running { master, .. } => crate::sys::pty::resize(master, cols, rows)
                 .map_err(|err| PtyError::Resize(err.to_string()))?,
             Run::NotStarted => {}
         }
@@ -278,15 +269,15 @@ impl Session {
         Ok(())
     }
 
-    /// Kills the shell and everything it started (deepest descendants first).
+    /// Kills the shell and everything it started (on this thread: it reads `/proc`).
     pub fn kill(&self) {
         self.killed.cancel();
-        let pid = match &*lock(&self.run) {
-            Run::Running { pid, .. } => *pid,
+        let tree = match &*lock(&self.run) {
+            Run::Running { tree, .. } => Some(tree.clone()),
             _ => None,
         };
-        if let Some(pid) = pid {
-            tree::kill_tree(pid);
+        if let Some(tree) = tree {
+            tree.kill_now();
         }
     }
 }
@@ -302,19 +293,4 @@ fn shell(env: &Environment) -> String {
         .and_then(|shell| shell.into_string().ok())
         .filter(|shell| !shell.is_empty() && std::path::Path::new(shell).exists())
         .unwrap_or_else(|| "/bin/sh".to_owned())
-}
-
-/// portable-pty reports a signal death by its `strsignal` description.
-fn signal_number(description: &str) -> Option<i32> {
-    Some(match description {
-        "Hangup" => 1,
-        "Interrupt" => 2,
-        "Quit" => 3,
-        "Aborted" => 6,
-        "Killed" => 9,
-        "Segmentation fault" => 11,
-        "Broken pipe" => 13,
-        "Terminated" => 15,
-        _ => return None,
-    })
 }

@@ -41,7 +41,9 @@ const DRAIN_GRACE: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("invalid session id {0:?}: it must be non-empty, not . or .., and contain no '/' or NUL")]
+    #[error(
+        "invalid session id {0:?}: it names a directory, so it must be 1 to {MAX_ID_BYTES} bytes, not . or .., and contain no '/' or NUL"
+    )]
     InvalidId(String),
     #[error("session id entrypoint is reserved for the image's entrypoint")]
     ReservedId,
@@ -137,8 +139,17 @@ fn session_info(session: &Session) -> SessionInfo {
     SessionInfo { id: session.id.clone(), commands: session.commands().iter().map(|c| info(c)).collect() }
 }
 
+/// The longest file name Linux file systems take (`NAME_MAX`); a session id names a directory.
+const MAX_ID_BYTES: usize = 255;
+
 fn check_id(id: &str) -> Result<(), SessionError> {
-    if id.is_empty() || id == "." || id == ".." || id.contains('/') || id.contains('\0') {
+    if id.is_empty()
+        || id.len() > MAX_ID_BYTES
+        || id == "."
+        || id == ".."
+        || id.contains('/')
+        || id.contains('\0')
+    {
         return Err(SessionError::InvalidId(id.to_owned()));
     }
     Ok(())
@@ -233,7 +244,7 @@ impl SessionService {
             self.inner.sessions.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, s)| s).collect();
         for session in sessions {
             session.deleted.cancel();
-            tokio::task::spawn_blocking(move || session.kill()).await.ok();
+            session.kill().await;
         }
     }
 
@@ -397,8 +408,7 @@ impl SessionService {
         if !cmd.is_running() {
             return Err(SessionError::NotStarted);
         }
-        let pid = session.pid;
-        tokio::task::spawn_blocking(move || crate::sys::tree::signal_tree(pid, false, sig)).await.ok();
+        session.tree.signal_tree(sig, false).await;
         Ok(())
     }
 
@@ -446,7 +456,8 @@ mod tests {
     #[test]
     fn session_ids_cannot_escape_the_sessions_dir() {
         assert!(check_id("a-b_c.1").is_ok());
-        for bad in ["", ".", "..", "a/b"] {
+        assert!(check_id(&"a".repeat(255)).is_ok());
+        for bad in ["", ".", "..", "a/b", "a\0b", &"a".repeat(256)] {
             assert!(check_id(bad).is_err(), "{bad:?}");
         }
     }

@@ -103,9 +103,14 @@ pub struct SessionExecuteRequest {
 #[serde(rename_all = "camelCase")]
 pub struct SessionExecuteResponse {
     pub cmd_id: String,
+    /// Absent (never null) while the command runs (202).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stdout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stderr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
 }
 

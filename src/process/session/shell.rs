@@ -9,16 +9,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::environment::Environment;
-use crate::process::command::command;
+use crate::process::owner::{Spawn, Tree};
 use crate::process::session::command::Command;
-use crate::sys::tree;
 
 /// Wrapper blocks waiting to be written to the shell; each is a few hundred bytes.
 const SCRIPT_QUEUE: usize = 64;
@@ -27,7 +26,8 @@ const SCRIPT_QUEUE: usize = 64;
 pub struct Session {
     pub id: String,
     pub dir: PathBuf,
-    pub pid: i32,
+    /// The shell's tree: everything the session started dies with it.
+    pub tree: Tree,
     script_tx: mpsc::Sender<String>,
     commands: Mutex<Vec<Arc<Command>>>,
     ended: watch::Sender<Option<i32>>,
@@ -57,12 +57,10 @@ impl Session {
         cwd: &Path,
     ) -> std::io::Result<Arc<Session>> {
         std::fs::create_dir_all(&dir)?;
-        let mut child = command(env, shell, cwd)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+        let mut spawn = Spawn::new(shell, cwd, env);
+        spawn.stdin(Stdio::piped()).stdout(Stdio::piped());
+        let mut child = spawn.spawn()?;
+        let tree = child.tree.clone();
         let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(std::io::Error::other("the session shell has no stdin/stdout pipe"));
         };
@@ -71,7 +69,7 @@ impl Session {
         let session = Arc::new(Session {
             id,
             dir,
-            pid,
+            tree,
             script_tx,
             commands: Mutex::new(Vec::new()),
             ended,
@@ -91,16 +89,14 @@ impl Session {
                 control.on_control_line(&line);
             }
         });
-        let waiter = session.clone();
+        // A weak reference: the session (and with it the tree handle) must be able to drop.
+        let waiter = Arc::downgrade(&session);
+        let exited = child.tree.exited();
         tokio::spawn(async move {
-            let code = match child.wait().await {
-                Ok(status) => {
-                    use std::os::unix::process::ExitStatusExt;
-                    status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(-1)
-                }
-                Err(_) => -1,
-            };
-            waiter.on_shell_exit(code);
+            let code = exited.await.shell_code();
+            if let Some(session) = waiter.upgrade() {
+                session.on_shell_exit(code);
+            }
         });
         Ok(session)
     }
@@ -168,35 +164,13 @@ impl Session {
     }
 
     /// SIGTERM to the shell and everything it started; SIGKILL to whatever is left after
-    /// `grace`. Members are collected first, so descendants that outlive the shell are found.
+    /// `grace`. Returns once no member of the tree is left.
     pub async fn terminate(&self, grace: Duration, interval: Duration) {
-        let pid = self.pid;
-        let members =
-            tokio::task::spawn_blocking(move || tree::signal_tree(pid, true, rustix::process::Signal::TERM))
-                .await
-                .unwrap_or_default();
-        let start = Instant::now();
-        while start.elapsed() < grace {
-            let alive = members.iter().any(|&p| std::path::Path::new(&format!("/proc/{p}")).exists());
-            if self.ended().is_some() && !alive {
-                return;
-            }
-            tokio::time::sleep(interval).await;
-        }
-        tokio::task::spawn_blocking(move || {
-            tree::kill_tree(pid);
-            for p in members {
-                if let Some(p) = rustix::process::Pid::from_raw(p) {
-                    let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
-                }
-            }
-        })
-        .await
-        .ok();
+        self.tree.terminate_polling(grace, interval).await;
     }
 
     /// Kills the whole tree at once (daemon shutdown).
-    pub fn kill(&self) {
-        tree::kill_tree(self.pid);
+    pub async fn kill(&self) {
+        self.tree.kill().await;
     }
 }
