@@ -351,9 +351,15 @@ async fn docs_page_is_self_contained() {
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {
     let mut daemon = Daemon::spawn();
-    let request = daemon.post("/process/execute").json(&json!({ "command": "sleep 1; echo drained" })).send();
+    let request =
+        daemon.post("/process/execute").json(&json!({ "command": "sleep 1.0427; echo drained" })).send();
     let in_flight = tokio::spawn(request);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // In flight means the command runs: on a loaded machine a fixed pause may end before the
+    // daemon has even accepted the connection.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sleepers("1.0427") == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let pid = daemon.pid();
     let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
     let response = in_flight.await.unwrap().expect("the in-flight request is answered");

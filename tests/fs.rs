@@ -82,6 +82,14 @@ impl Part {
     }
 }
 
+/// The boundary a bulk-download response announces (a fresh one per response).
+fn boundary_of(r: &reqwest::Response) -> String {
+    let content_type = r.headers()["content-type"].to_str().unwrap();
+    let boundary = content_type.strip_prefix("multipart/form-data; boundary=").expect(content_type);
+    assert!(boundary.len() >= 32, "{boundary}");
+    boundary.to_owned()
+}
+
 /// Splits a bulk-download body strictly: it must end with the closing delimiter.
 fn parse_parts(body: &[u8], boundary: &str) -> Vec<Part> {
     let open = format!("--{boundary}\r\n");
@@ -281,6 +289,20 @@ async fn upload_v2_raw_and_multipart_then_download_with_ranges() {
     assert_eq!(r.headers()["content-range"], format!("bytes */{}", data.len()));
     assert_eq!(r.status(), 416);
 
+    // A malformed Range is ignored (RFC 9110 14.2): the whole file, 200.
+    for malformed in ["bytes=abc", "bytes=5-1", "bytes=-x", "bytes=1-2-3"] {
+        let r = daemon
+            .get("/files/download")
+            .query(&[("path", "nested/dir/blob.bin")])
+            .header("range", malformed)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{malformed}");
+        assert!(r.headers().get("content-range").is_none(), "{malformed}");
+        assert_eq!(sha(&r.bytes().await.unwrap()), sha(&data), "{malformed}");
+    }
+
     let r = daemon
         .get("/files/download")
         .query(&[("path", "nested/dir/blob.bin")])
@@ -353,9 +375,9 @@ async fn bulk_upload_then_bulk_download_round_trips_byte_exact() {
         ["text/hello.txt", abs_str.as_str(), "missing.txt", "text", "empty", "", "text/hello.txt"];
     let r = daemon.post("/files/bulk-download").json(&json!({"paths": requested})).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-type"], "multipart/form-data; boundary=DAYTONA-FILE-BOUNDARY");
+    let boundary = boundary_of(&r);
     let body = r.bytes().await.unwrap();
-    let parts = parse_parts(&body, "DAYTONA-FILE-BOUNDARY");
+    let parts = parse_parts(&body, &boundary);
     assert_eq!(parts.len(), requested.len());
     assert_eq!(
         parts[0].header("content-disposition"),
@@ -503,7 +525,7 @@ async fn uploads_keep_an_existing_files_mode_and_write_through_symlinks() {
     assert_eq!(fs::metadata(&target).unwrap().mode() & 0o7777, 0o750);
 
     let r = daemon.post("/files/upload-v2").query(&[("path", ".")]).body("x").send().await.unwrap();
-    assert_envelope(r, 400, "BAD_REQUEST").await;
+    assert_envelope(r, 400, "INVALID_FILE_PATH").await;
 }
 
 #[tokio::test]
@@ -573,6 +595,9 @@ async fn delete_folder_move_and_permissions_act_on_disk() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer, json!({"message": "file moved successfully"}));
     assert_eq!(fs::read(work.join("moved.txt")).unwrap(), b"move me");
     assert!(!work.join("src.txt").exists());
 
@@ -852,12 +877,13 @@ async fn fifty_megabytes_round_trip_through_the_bulk_endpoints() {
 
     let r =
         daemon.post("/files/bulk-download").json(&json!({"paths": ["big/50mb.bin"]})).send().await.unwrap();
+    let boundary = boundary_of(&r);
     let mut received = Vec::new();
     let mut stream = r.bytes_stream();
     while let Some(chunk) = stream.next().await {
         received.extend_from_slice(&chunk.unwrap());
     }
-    let parts = parse_parts(&received, "DAYTONA-FILE-BOUNDARY");
+    let parts = parse_parts(&received, &boundary);
     assert_eq!(parts[0].header("content-length"), data.len().to_string());
     assert_eq!(sha(&parts[0].body), sha(&data));
 }
@@ -953,8 +979,9 @@ async fn fifos_are_refused_instead_of_hanging() {
     let r = daemon.get("/files/download").query(&[("path", "pipe")]).send().await.unwrap();
     assert_envelope(r, 400, "BAD_REQUEST").await;
     let r = daemon.post("/files/bulk-download").json(&json!({"paths": ["pipe"]})).send().await.unwrap();
+    let boundary = boundary_of(&r);
     let body = r.bytes().await.unwrap();
-    let parts = parse_parts(&body, "DAYTONA-FILE-BOUNDARY");
+    let parts = parse_parts(&body, &boundary);
     let error: Value = serde_json::from_slice(&parts[0].body).unwrap();
     assert_eq!(error["code"], "INVALID_FILE_PATH");
     let r = daemon
@@ -975,4 +1002,347 @@ async fn fifos_are_refused_instead_of_hanging() {
         .await
         .unwrap();
     assert!(found.is_empty());
+}
+
+/// Every `path` query a mutation is addressed by, sent with each mutating route.
+async fn try_every_mutation(daemon: &Daemon, path: &str) -> Vec<reqwest::Response> {
+    let q = |extra: &[(&'static str, &'static str)]| {
+        let mut query = vec![("path", path.to_owned())];
+        query.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        query
+    };
+    vec![
+        daemon.delete("/files").query(&q(&[("recursive", "true")])).send().await.unwrap(),
+        daemon.delete("/files/").query(&q(&[("recursive", "false")])).send().await.unwrap(),
+        daemon.post("/files/folder").query(&q(&[("mode", "0700")])).send().await.unwrap(),
+        daemon.post("/files/permissions").query(&q(&[("mode", "0700")])).send().await.unwrap(),
+        daemon.post("/files/upload-v2").query(&q(&[])).body("clobbered").send().await.unwrap(),
+        daemon
+            .post("/files/move")
+            .query(&[("source", path), ("destination", "moved-away")])
+            .send()
+            .await
+            .unwrap(),
+        daemon
+            .post("/files/move")
+            .query(&[("source", "spare.txt"), ("destination", path)])
+            .send()
+            .await
+            .unwrap(),
+    ]
+}
+
+/// Each file under `dir` with its contents and mode, to compare before and after.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>, u32)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(at) = pending.pop() {
+        let meta = fs::symlink_metadata(&at).unwrap();
+        let contents = if meta.is_file() { fs::read(&at).unwrap() } else { Vec::new() };
+        out.push((at.display().to_string(), contents, meta.mode()));
+        if meta.is_dir() {
+            pending.extend(fs::read_dir(&at).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_path_ending_in_dot_or_dot_dot_is_refused_and_nothing_is_touched() {
+    let daemon = Daemon::spawn();
+    let work = daemon.work();
+    fs::create_dir_all(work.join("sub/deeper")).unwrap();
+    fs::write(work.join("sub/deeper/keep.txt"), "keep").unwrap();
+    fs::write(work.join("top.txt"), "top").unwrap();
+    fs::write(work.join("spare.txt"), "spare").unwrap();
+    let before = snapshot(work);
+    let absolute = format!("{}/sub/.", work.display());
+    for path in
+        [".", "./", "..", "sub/.", "sub/./", "sub/..", "sub/deeper/..", "sub//.", absolute.as_str(), "/"]
+    {
+        for r in try_every_mutation(&daemon, path).await {
+            let url = r.url().to_string();
+            let body = assert_envelope(r, 400, "INVALID_FILE_PATH").await;
+            assert!(body["message"].as_str().unwrap().starts_with("invalid file path: "), "{url}: {body}");
+        }
+        assert_eq!(snapshot(work), before, "{path:?} changed the work dir");
+    }
+    // Reads still take `.`: it is the default of a listing.
+    let r = daemon.get("/files").query(&[("path", "sub/.")]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn delete_never_follows_a_symlink_to_a_directory_outside_the_work_dir() {
+    let daemon = Daemon::spawn();
+    let work = daemon.work();
+    let outside = tempfile::tempdir().unwrap();
+    fs::create_dir(outside.path().join("inner")).unwrap();
+    fs::write(outside.path().join("inner/precious.txt"), "precious").unwrap();
+    fs::write(outside.path().join("top.txt"), "top").unwrap();
+    let before = snapshot(outside.path());
+    std::os::unix::fs::symlink(outside.path(), work.join("link")).unwrap();
+    fs::create_dir(work.join("tree")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), work.join("tree/link-inside")).unwrap();
+
+    for path in ["link/", "link//", "link/.", "link/inner/.."] {
+        for recursive in ["true", "false"] {
+            let r = daemon
+                .delete("/files")
+                .query(&[("path", path), ("recursive", recursive)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400, "{path} recursive={recursive}");
+            assert_envelope(r, 400, if path.ends_with('.') { "INVALID_FILE_PATH" } else { "BAD_REQUEST" })
+                .await;
+            assert_eq!(snapshot(outside.path()), before, "{path} touched the link's target");
+            assert!(fs::symlink_metadata(work.join("link")).unwrap().file_type().is_symlink());
+        }
+    }
+    // Without the slash, recursive removes the link itself (without it, a link to a directory
+    // is refused like the directory).
+    let r = daemon.delete("/files").query(&[("path", "link"), ("recursive", "false")]).send().await.unwrap();
+    assert_envelope(r, 400, "BAD_REQUEST").await;
+    let r = daemon.delete("/files").query(&[("path", "link"), ("recursive", "true")]).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(fs::symlink_metadata(work.join("link")).is_err(), "the link is gone");
+    // A tree holding a link to the outside directory: the link is unlinked, not followed.
+    let r = daemon.delete("/files").query(&[("path", "tree/"), ("recursive", "true")]).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(!work.join("tree").exists());
+    assert_eq!(snapshot(outside.path()), before, "the outside directory survived");
+    // A link to a file is removed as a link.
+    std::os::unix::fs::symlink(outside.path().join("top.txt"), work.join("file-link")).unwrap();
+    let r =
+        daemon.delete("/files").query(&[("path", "file-link"), ("recursive", "false")]).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(fs::read(outside.path().join("top.txt")).unwrap(), b"top");
+}
+
+/// A tmpfs mounted on an existing directory, unmounted on drop.
+struct Mounted(std::path::PathBuf);
+
+impl Mounted {
+    fn at(dir: &Path) -> Option<Mounted> {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| Mounted(dir.to_owned()))
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_recursive_delete_that_would_stop_half_way_removes_nothing() {
+    let daemon = Daemon::spawn();
+    let work = daemon.work();
+    fs::create_dir_all(work.join("tree/a")).unwrap();
+    fs::write(work.join("tree/a/file.txt"), "x").unwrap();
+    fs::create_dir_all(work.join("tree/z/mnt")).unwrap();
+    let mounted = Mounted::at(&work.join("tree/z/mnt"));
+    skip_unless!(mounted.is_some(), "cannot mount a tmpfs here (needs root)");
+    fs::write(work.join("tree/z/mnt/on-another-fs.txt"), "x").unwrap();
+    let before = snapshot(work);
+    // `rm -rf` would empty `a` and the mount, then fail on the mount point: checked first.
+    let r = daemon.delete("/files").query(&[("path", "tree"), ("recursive", "true")]).send().await.unwrap();
+    let body = assert_envelope(r, 400, "BAD_REQUEST").await;
+    assert!(body["message"].as_str().unwrap().contains("mount point"), "{body}");
+    assert_eq!(snapshot(work), before);
+    drop(mounted);
+    let r = daemon.delete("/files").query(&[("path", "tree"), ("recursive", "true")]).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(!work.join("tree").exists());
+}
+
+#[tokio::test]
+async fn move_and_permissions_treat_links_by_the_documented_rules() {
+    let daemon = Daemon::spawn();
+    let work = daemon.work();
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("data.txt"), "data").unwrap();
+    fs::set_permissions(outside.path().join("data.txt"), fs::Permissions::from_mode(0o644)).unwrap();
+    let before = snapshot(outside.path());
+    std::os::unix::fs::symlink(outside.path(), work.join("link")).unwrap();
+    fs::write(work.join("plain.txt"), "plain").unwrap();
+
+    // A trailing slash on a link source would move the target's contents: refused.
+    let r =
+        daemon.post("/files/move").query(&[("source", "link/"), ("destination", "x")]).send().await.unwrap();
+    assert_envelope(r, 400, "BAD_REQUEST").await;
+    let r = daemon
+        .post("/files/move")
+        .query(&[("source", "plain.txt/"), ("destination", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(r, 400, "BAD_REQUEST").await;
+    let r = daemon
+        .post("/files/move")
+        .query(&[("source", "plain.txt"), ("destination", "x/")])
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(r, 400, "BAD_REQUEST").await;
+    assert_eq!(fs::read(work.join("plain.txt")).unwrap(), b"plain");
+    // Without the slash the link itself moves.
+    let r = daemon
+        .post("/files/move")
+        .query(&[("source", "link"), ("destination", "renamed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(fs::read_link(work.join("renamed")).unwrap(), outside.path());
+    assert_eq!(snapshot(outside.path()), before);
+
+    // Permissions act on the link's target, as chmod(1) does; the link stays a link.
+    let r = daemon
+        .post("/files/permissions")
+        .query(&[("path", "renamed/data.txt"), ("mode", "600")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(fs::metadata(outside.path().join("data.txt")).unwrap().mode() & 0o777, 0o600);
+    let r = daemon
+        .post("/files/permissions")
+        .query(&[("path", "plain.txt/"), ("mode", "600")])
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(r, 400, "BAD_REQUEST").await;
+    // A bad owner is found before the mode changes.
+    let r = daemon
+        .post("/files/permissions")
+        .query(&[("path", "plain.txt"), ("mode", "600"), ("owner", "no-such-user-here")])
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(r, 400, "BAD_REQUEST").await;
+    assert_ne!(fs::metadata(work.join("plain.txt")).unwrap().mode() & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn uploads_through_dangling_links_land_at_the_target_or_are_refused() {
+    let daemon = Daemon::spawn();
+    let work = daemon.work();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("created.txt");
+    std::os::unix::fs::symlink(&target, work.join("dangling")).unwrap();
+    let r =
+        daemon.post("/files/upload-v2").query(&[("path", "dangling")]).body("through").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(fs::symlink_metadata(work.join("dangling")).unwrap().file_type().is_symlink(), "still a link");
+    assert_eq!(fs::read(&target).unwrap(), b"through");
+
+    // The link's directory does not exist: refused, and nothing is created through the link.
+    let missing = outside.path().join("no-such-dir/x.txt");
+    std::os::unix::fs::symlink(&missing, work.join("deep")).unwrap();
+    let r = daemon.post("/files/upload-v2").query(&[("path", "deep")]).body("x").send().await.unwrap();
+    let body = assert_envelope(r, 400, "BAD_REQUEST").await;
+    assert!(body["message"].as_str().unwrap().contains("no such file or directory"), "{body}");
+    assert!(fs::symlink_metadata(work.join("deep")).unwrap().file_type().is_symlink());
+    assert!(!outside.path().join("no-such-dir").exists());
+    let body = multipart(&[("files[0].path", None, b"deep"), ("files[0].file", Some("deep"), b"x")]);
+    let r = bulk_upload(&daemon, body).await;
+    assert_eq!(r.status(), 400);
+    assert!(fs::symlink_metadata(work.join("deep")).unwrap().file_type().is_symlink());
+
+    // A trailing slash names a directory, not a file; a failed upload takes back its dirs.
+    let r =
+        daemon.post("/files/upload-v2").query(&[("path", "new/dir/file/")]).body("x").send().await.unwrap();
+    assert_envelope(r, 400, "BAD_REQUEST").await;
+    assert!(!work.join("new").exists());
+    assert_eq!(leftovers(work), Vec::<String>::new());
+}
+
+/// The daemon binary started on existing dirs; killed when dropped.
+struct Restarted(std::process::Child);
+
+impl Drop for Restarted {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the daemon on `work` and `data` and waits until it has answered a request (its
+/// areas are built after it announces the address).
+async fn start_on(work: &Path, data: &Path) -> Restarted {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_toolboxd"))
+        .args(["--port", "0", "--bind", "127.0.0.1", "--log-level", "error", "--work-dir"])
+        .arg(work)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("TOOLBOXD_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap());
+    let restarted = Restarted(child);
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut lines, &mut line).unwrap() > 0 && !line.starts_with("listening on")
+    {
+        line.clear();
+    }
+    let addr = line.trim().strip_prefix("listening on ").expect("the daemon started").to_owned();
+    let r = reqwest::get(format!("http://{addr}/version")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    restarted
+}
+
+#[tokio::test]
+async fn a_daemon_killed_mid_upload_leaves_no_temp_file_after_the_next_start() {
+    let mut daemon = Daemon::spawn();
+    let work = daemon.work().to_owned();
+    fs::create_dir(work.join("dir")).unwrap();
+    let head = "POST /files/upload-v2?path=dir/big.bin HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 200000000\r\n\r\n";
+    let mut stream = std::net::TcpStream::connect(&daemon.addr).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&noise(3 * 1024 * 1024, 9)).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while leftovers(&work.join("dir")).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(leftovers(&work.join("dir")).len(), 1, "the upload is under way");
+    daemon.child.kill().unwrap(); // SIGKILL: no destructor runs
+    daemon.child.wait().unwrap();
+    drop(stream);
+    assert_eq!(leftovers(&work.join("dir")).len(), 1, "SIGKILL left the temp file");
+    assert_eq!(fs::read_dir(daemon.data_dir.path().join("uploads")).unwrap().count(), 1, "journaled");
+
+    let restarted = start_on(&work, daemon.data_dir.path()).await;
+    assert_eq!(leftovers(&work.join("dir")), Vec::<String>::new(), "the start removed it");
+    assert_eq!(fs::read_dir(daemon.data_dir.path().join("uploads")).unwrap().count(), 0);
+    assert!(!work.join("dir/big.bin").exists());
+    drop(restarted);
+}
+
+#[tokio::test]
+async fn a_file_holding_the_old_fixed_boundary_downloads_intact() {
+    let daemon = Daemon::spawn();
+    let mut tricky =
+        b"before\r\n--DAYTONA-FILE-BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n"
+            .to_vec();
+    tricky.extend_from_slice(b"after\r\n--DAYTONA-FILE-BOUNDARY--\r\n");
+    fs::write(daemon.work().join("tricky.bin"), &tricky).unwrap();
+    let paths = ["tricky.bin", "tricky.bin"];
+    let r1 = daemon.post("/files/bulk-download").json(&json!({"paths": paths})).send().await.unwrap();
+    let r2 = daemon.post("/files/bulk-download").json(&json!({"paths": paths})).send().await.unwrap();
+    let (b1, b2) = (boundary_of(&r1), boundary_of(&r2));
+    assert_ne!(b1, b2, "a fresh boundary per response");
+    let parts = parse_parts(&r1.bytes().await.unwrap(), &b1);
+    assert_eq!(parts.len(), 2);
+    assert!(parts.iter().all(|p| p.body == tricky));
 }

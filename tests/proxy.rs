@@ -496,6 +496,9 @@ async fn the_daemons_own_port_is_refused_even_deeply_chained() {
         assert_envelope(response, 403, "FORBIDDEN").await;
     }
     let (fds_after, rss_after) = settle(pid, fds, rss + 16 * 1024).await;
+    eprintln!(
+        "after 3 chained requests to the own port: fds {fds} -> {fds_after}, RSS {rss} -> {rss_after} KiB"
+    );
     assert!(fds_after <= fds, "fds {fds} -> {fds_after}");
     assert!(rss_after <= rss + 16 * 1024, "RSS {rss} KiB -> {rss_after} KiB");
 }
@@ -527,6 +530,9 @@ async fn a_loop_through_another_proxy_ends_after_a_few_hops_and_leaks_nothing() 
     for (pid, (fds, rss)) in [pid_a, pid_b].into_iter().zip(baseline) {
         // Pooled upstream connections may be paired differently from one round to the next.
         let (fds_after, rss_after) = settle(pid, fds + 4, rss + 16 * 1024).await;
+        eprintln!(
+            "daemon {pid} after 15 looping requests: fds {fds} -> {fds_after}, RSS {rss} -> {rss_after} KiB"
+        );
         assert!(fds_after <= fds + 4, "fds of {pid}: {fds} -> {fds_after}");
         assert!(rss_after <= rss + 16 * 1024, "RSS of {pid}: {rss} KiB -> {rss_after} KiB");
     }

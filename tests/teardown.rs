@@ -304,3 +304,35 @@ async fn stopping_a_language_server_kills_what_it_started() {
     assert_eq!(stopped.status(), 200);
     assert_no_survivors(&mark, "language server stop").await;
 }
+
+#[tokio::test]
+async fn adopted_orphans_are_reaped() {
+    let daemon = Daemon::spawn();
+    let command = "for i in $(seq 20); do (sleep 0.05 &); done; sleep 0.3";
+    let body: Value = daemon
+        .post("/process/execute")
+        .json(&json!({"command": command}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["exitCode"], 0, "{body}");
+    let daemon_pid = daemon.pid().to_string();
+    let zombies = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+            .filter(|stat| {
+                stat.rsplit_once(") ").is_some_and(|(_, rest)| {
+                    let mut fields = rest.split(' ');
+                    fields.next() == Some("Z") && fields.next() == Some(daemon_pid.as_str())
+                })
+            })
+            .count()
+    };
+    let reaped = eventually(|| zombies() == 0, Duration::from_secs(10)).await;
+    assert!(reaped, "{} zombie children of the daemon are left", zombies());
+}

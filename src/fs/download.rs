@@ -2,18 +2,17 @@
 //! from disk in bounded chunks; bulk-download has one file open at a time.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use serde::Serialize;
 use std::io::Read;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::mpsc;
 
-use super::error::os_text;
+use super::error::{FsError, FsResult, os_text};
 
-/// The fixed boundary of bulk-download responses.
-pub const BOUNDARY: &str = "DAYTONA-FILE-BOUNDARY";
 /// Bytes read from disk per chunk.
 pub const CHUNK: usize = 1024 * 1024;
 /// Chunks buffered between the disk reader and the socket.
@@ -88,98 +87,85 @@ pub fn content_type_for(path: &str) -> &'static str {
     }
 }
 
-/// The JSON of a bulk-download error part.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PartError<'a> {
-    status_code: u16,
-    message: String,
-    code: &'static str,
-    source: &'static str,
-    timestamp: String,
-    path: &'a str,
-    method: &'static str,
-}
-
-fn part_error(shown: &str, status: u16, code: &'static str, message: String) -> Bytes {
-    let body = PartError {
-        status_code: status,
-        message,
-        code,
-        source: crate::error::ERROR_SOURCE,
-        timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        path: shown,
-        method: "POST",
-    };
-    let json = serde_json::to_string(&body).unwrap_or_default();
-    Bytes::from(format!(
-        "Content-Disposition: form-data; name=\"error\"; {}\r\nContent-Type: application/json; charset=utf-8\r\n\r\n{json}",
-        filename_params(shown)
-    ))
-}
-
-fn open_error(shown: &str, err: &io::Error) -> Bytes {
+/// Why one bulk-download part is an `error` part, from an open error.
+fn open_error(shown: &str, err: &io::Error) -> FsError {
     let einval = rustix::io::Errno::INVAL.raw_os_error();
     match err.kind() {
-        io::ErrorKind::NotFound => {
-            part_error(shown, 404, "FILE_NOT_FOUND", format!("file not found: {shown}"))
-        }
-        io::ErrorKind::PermissionDenied => {
-            part_error(shown, 403, "FILE_ACCESS_DENIED", format!("permission denied: {shown}"))
-        }
-        _ if err.raw_os_error() == Some(einval) => {
-            part_error(shown, 400, "INVALID_FILE_PATH", format!("invalid file path: {shown}"))
-        }
-        _ => part_error(shown, 500, "FILE_READ_FAILED", format!("failed to open file: {}", os_text(err))),
+        io::ErrorKind::NotFound => FsError::NotFound(shown.to_owned()),
+        io::ErrorKind::PermissionDenied => FsError::AccessDenied(shown.to_owned()),
+        _ if err.raw_os_error() == Some(einval) => FsError::InvalidPath(shown.to_owned()),
+        _ => FsError::ReadFailed(os_text(err)),
     }
 }
+
+/// A fresh multipart boundary for one bulk-download response. Random, so no file's contents
+/// can contain the delimiter line (clients read the boundary from `Content-Type`).
+pub fn new_boundary() -> String {
+    format!("toolboxd-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Renders a failed path's error as the JSON body of its `error` part.
+pub type ErrorRenderer = Box<dyn Fn(&str, FsError) -> String + Send>;
 
 /// The multipart body of `POST /files/bulk-download`: one part per requested path, in order,
 /// produced on a blocking thread that opens one file at a time and reads straight into the
 /// chunks it queues (bounded). A read error mid-file ends the stream with an error, so the
 /// closing delimiter is missing (the SDK then reports a truncated response). The thread stops
 /// as soon as the client is gone (the queue closes).
-pub fn bulk_stream(requests: Vec<(String, PathBuf)>) -> impl Stream<Item = io::Result<Bytes>> + Send {
+pub fn bulk_stream(
+    requests: Vec<(String, PathBuf)>,
+    boundary: String,
+    render_error: ErrorRenderer,
+) -> impl Stream<Item = io::Result<Bytes>> + Send {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(QUEUE);
     tokio::task::spawn_blocking(move || {
         for (index, (shown, path)) in requests.iter().enumerate() {
             let delimiter =
-                if index == 0 { format!("--{BOUNDARY}\r\n") } else { format!("\r\n--{BOUNDARY}\r\n") };
+                if index == 0 { format!("--{boundary}\r\n") } else { format!("\r\n--{boundary}\r\n") };
             if tx.blocking_send(Ok(Bytes::from(delimiter))).is_err() {
                 return;
             }
-            if !send_part(&tx, shown, path) {
+            if !send_part(&tx, shown, path, &render_error) {
                 return;
             }
         }
-        let _ = tx.blocking_send(Ok(Bytes::from(format!("\r\n--{BOUNDARY}--\r\n"))));
+        let _ = tx.blocking_send(Ok(Bytes::from(format!("\r\n--{boundary}--\r\n"))));
     });
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
 }
 
+/// The headers and JSON body of an `error` part.
+fn error_part(shown: &str, err: FsError, render_error: &ErrorRenderer) -> Bytes {
+    Bytes::from(format!(
+        "Content-Disposition: form-data; name=\"error\"; {}\r\nContent-Type: application/json; charset=utf-8\r\n\r\n{}",
+        filename_params(shown),
+        render_error(shown, err)
+    ))
+}
+
 /// Sends one part; false when the stream must stop (client gone or read error).
-fn send_part(tx: &mpsc::Sender<io::Result<Bytes>>, shown: &str, path: &std::path::Path) -> bool {
+fn send_part(
+    tx: &mpsc::Sender<io::Result<Bytes>>,
+    shown: &str,
+    path: &std::path::Path,
+    render_error: &ErrorRenderer,
+) -> bool {
     let send = |item: io::Result<Bytes>| tx.blocking_send(item).is_ok();
+    let fail = |err: FsError| send(Ok(error_part(shown, err, render_error)));
     if shown.is_empty() {
-        return send(Ok(part_error(
-            shown,
-            400,
-            "INVALID_FILE_PATH",
-            "invalid file path: path is empty".to_owned(),
-        )));
+        return fail(FsError::InvalidPath("path is empty".to_owned()));
     }
     // A FIFO or socket would block the open (or the reads) forever.
     if std::fs::metadata(path).is_ok_and(|m| is_stream_node(&m)) {
-        return send(Ok(part_error(shown, 400, "INVALID_FILE_PATH", format!("invalid file path: {shown}"))));
+        return fail(FsError::InvalidPath(shown.to_owned()));
     }
     let opened = std::fs::File::open(path).and_then(|file| file.metadata().map(|meta| (file, meta)));
     let (file, meta) = match opened {
         Ok(opened) => opened,
-        Err(err) => return send(Ok(open_error(shown, &err))),
+        Err(err) => return fail(open_error(shown, &err)),
     };
     if meta.is_dir() {
-        let message = format!("invalid file path: path points to a directory: {shown}");
-        return send(Ok(part_error(shown, 400, "INVALID_FILE_PATH", message)));
+        return fail(FsError::InvalidPath(format!("path points to a directory: {shown}")));
     }
     let headers = format!(
         "Content-Disposition: form-data; name=\"file\"; {}\r\nContent-Length: {}\r\nContent-Type: {}\r\n\r\n",
@@ -225,35 +211,87 @@ pub enum RangeRequest {
     Unsatisfiable,
 }
 
-/// Parses a single `bytes=` range like Go's `http.ServeFile`; several ranges are answered
-/// with the whole file (allowed by RFC 9110).
+/// Parses a single `bytes=` range. As RFC 9110 (14.2) says, a header that is not a valid
+/// range (another unit, `bytes=abc`, `bytes=5-1`) is ignored and the whole file is sent; only a
+/// valid range that misses the file is unsatisfiable. Several ranges are answered with the
+/// whole file (also allowed by RFC 9110).
 pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
     let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return RangeRequest::Full };
     if spec.contains(',') {
         return RangeRequest::Full;
     }
-    let Some((start, end)) = spec.trim().split_once('-') else { return RangeRequest::Unsatisfiable };
+    let Some((start, end)) = spec.trim().split_once('-') else { return RangeRequest::Full };
     let (start, end) = (start.trim(), end.trim());
+    let number = |text: &str| {
+        (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse::<u64>().ok())
+            .flatten()
+    };
     if start.is_empty() {
-        let Ok(suffix) = end.parse::<u64>() else { return RangeRequest::Unsatisfiable };
+        let Some(suffix) = number(end) else { return RangeRequest::Full };
         if suffix == 0 || size == 0 {
             return RangeRequest::Unsatisfiable;
         }
         return RangeRequest::Partial(size.saturating_sub(suffix), size - 1);
     }
-    let Ok(start) = start.parse::<u64>() else { return RangeRequest::Unsatisfiable };
+    let Some(start) = number(start) else { return RangeRequest::Full };
+    let end = match end {
+        "" => None,
+        end => match number(end) {
+            Some(end) if end >= start => Some(end),
+            _ => return RangeRequest::Full,
+        },
+    };
     if start >= size {
         return RangeRequest::Unsatisfiable;
     }
-    let end = if end.is_empty() {
-        size - 1
-    } else {
-        match end.parse::<u64>() {
-            Ok(end) if end >= start => end.min(size - 1),
-            _ => return RangeRequest::Unsatisfiable,
-        }
+    RangeRequest::Partial(start, end.map_or(size - 1, |end| end.min(size - 1)))
+}
+
+/// What `GET /files/download` answers.
+#[derive(Debug)]
+pub enum Download {
+    /// `If-Modified-Since` is not older than the file.
+    NotModified { modified: SystemTime },
+    /// A valid range that misses the file.
+    Unsatisfiable { size: u64, modified: Option<SystemTime> },
+    /// The bytes to send: the whole file, or `range` (inclusive) of it.
+    Content {
+        file: tokio::io::Take<tokio::fs::File>,
+        size: u64,
+        range: Option<(u64, u64)>,
+        modified: Option<SystemTime>,
+    },
+}
+
+/// Opens one file for download, honouring `Range` and `If-Modified-Since` (header values as
+/// sent) like Go's `http.ServeFile`. Directories, FIFOs and sockets are refused.
+pub async fn open(path: &Path, range: Option<&str>, if_modified_since: Option<&str>) -> FsResult<Download> {
+    let meta = tokio::fs::metadata(path).await.map_err(|err| FsError::io("stat", path, &err))?;
+    if meta.is_dir() || is_stream_node(&meta) {
+        return Err(FsError::Invalid("path must be a file".to_owned()));
+    }
+    let mut file = tokio::fs::File::open(path).await.map_err(|err| FsError::io("open", path, &err))?;
+    let size = meta.len();
+    let modified = meta.modified().ok();
+    if let Some(modified) = modified.filter(|m| not_modified_since(if_modified_since, *m)) {
+        return Ok(Download::NotModified { modified });
+    }
+    let (start, len, range) = match parse_range(range, size) {
+        RangeRequest::Full => (0, size, None),
+        RangeRequest::Partial(start, end) => (start, end - start + 1, Some((start, end))),
+        RangeRequest::Unsatisfiable => return Ok(Download::Unsatisfiable { size, modified }),
     };
-    RangeRequest::Partial(start, end)
+    if start > 0 {
+        file.seek(io::SeekFrom::Start(start)).await.map_err(|err| FsError::io("seek", path, &err))?;
+    }
+    Ok(Download::Content { file: file.take(len), size, range, modified })
+}
+
+fn not_modified_since(header: Option<&str>, modified: SystemTime) -> bool {
+    let Some(since) = header else { return false };
+    let Ok(since) = chrono::DateTime::parse_from_rfc2822(since) else { return false };
+    chrono::DateTime::<chrono::Utc>::from(modified).timestamp() <= since.timestamp()
 }
 
 #[cfg(test)]
@@ -278,7 +316,15 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=-30"), 10), RangeRequest::Partial(0, 9));
         assert_eq!(parse_range(Some("bytes=2-100"), 10), RangeRequest::Partial(2, 9));
         assert_eq!(parse_range(Some("bytes=10-"), 10), RangeRequest::Unsatisfiable);
-        assert_eq!(parse_range(Some("bytes=5-2"), 10), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-0"), 10), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-"), 0), RangeRequest::Unsatisfiable);
+        // Invalid ranges are ignored (RFC 9110 14.2), not refused.
+        assert_eq!(parse_range(Some("bytes=5-2"), 10), RangeRequest::Full);
+        assert_eq!(parse_range(Some("bytes=abc"), 10), RangeRequest::Full);
+        assert_eq!(parse_range(Some("bytes=a-3"), 10), RangeRequest::Full);
+        assert_eq!(parse_range(Some("bytes=1-x"), 10), RangeRequest::Full);
+        assert_eq!(parse_range(Some("bytes=-x"), 10), RangeRequest::Full);
+        assert_eq!(parse_range(Some("bytes=+1-2"), 10), RangeRequest::Full);
         assert_eq!(parse_range(Some("bytes=0-1,3-4"), 10), RangeRequest::Full);
         assert_eq!(parse_range(Some("items=0-1"), 10), RangeRequest::Full);
     }
@@ -292,16 +338,15 @@ mod tests {
             ("/nope".to_owned(), dir.path().join("nope")),
         ];
         let mut body = Vec::new();
-        let mut stream = std::pin::pin!(bulk_stream(requests));
+        let render: ErrorRenderer =
+            Box::new(|shown, err| format!("{{\"path\":\"{shown}\",\"message\":\"{err}\"}}"));
+        let mut stream = std::pin::pin!(bulk_stream(requests, "B0UND".to_owned(), render));
         while let Some(chunk) = stream.next().await {
             body.extend_from_slice(&chunk.unwrap());
         }
         let body = String::from_utf8(body).unwrap();
-        let expected_head = "--DAYTONA-FILE-BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"/tmp/a.txt\"; filename*=utf-8''%2Ftmp%2Fa.txt\r\nContent-Length: 5\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n--DAYTONA-FILE-BOUNDARY\r\nContent-Disposition: form-data; name=\"error\"; filename=\"/nope\"; filename*=utf-8''%2Fnope\r\nContent-Type: application/json; charset=utf-8\r\n\r\n{\"statusCode\":404,\"message\":\"file not found: /nope\",\"code\":\"FILE_NOT_FOUND\"";
-        assert!(body.starts_with(expected_head), "{body}");
-        assert!(
-            body.ends_with("\"path\":\"/nope\",\"method\":\"POST\"}\r\n--DAYTONA-FILE-BOUNDARY--\r\n"),
-            "{body}"
-        );
+        let expected = "--B0UND\r\nContent-Disposition: form-data; name=\"file\"; filename=\"/tmp/a.txt\"; filename*=utf-8''%2Ftmp%2Fa.txt\r\nContent-Length: 5\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n--B0UND\r\nContent-Disposition: form-data; name=\"error\"; filename=\"/nope\"; filename*=utf-8''%2Fnope\r\nContent-Type: application/json; charset=utf-8\r\n\r\n{\"path\":\"/nope\",\"message\":\"file not found: /nope\"}\r\n--B0UND--\r\n";
+        assert_eq!(body, expected);
+        assert_ne!(new_boundary(), new_boundary());
     }
 }

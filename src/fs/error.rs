@@ -10,6 +10,13 @@ pub enum FsError {
     /// Invalid input (missing parameter, bad mode, directory where a file is expected).
     #[error("{0}")]
     Invalid(String),
+    /// A path that names no entry the operation could act on (`.`, `..` or `/` where an entry
+    /// is to be changed, an empty path, a directory where a file is read).
+    #[error("invalid file path: {0}")]
+    InvalidPath(String),
+    /// A file that exists could not be opened for reading.
+    #[error("failed to open file: {0}")]
+    ReadFailed(String),
     #[error("file not found: {0}")]
     NotFound(String),
     #[error("permission denied: {0}")]
@@ -71,6 +78,8 @@ impl From<FsError> for ApiError {
     fn from(err: FsError) -> Self {
         let code = match &err {
             FsError::Invalid(_) | FsError::Os(_) => ErrorCode::BadRequest,
+            FsError::InvalidPath(_) => ErrorCode::InvalidFilePath,
+            FsError::ReadFailed(_) => ErrorCode::FileReadFailed,
             FsError::NotFound(_) => ErrorCode::FileNotFound,
             FsError::AccessDenied(_) => ErrorCode::FileAccessDenied,
             FsError::AlreadyExists(_) => ErrorCode::Conflict,

@@ -1,5 +1,5 @@
-//! HTTP routes for `/files`: query/body decoding, status codes and headers; the work is done
-//! by the domain modules.
+//! HTTP routes for `/files`: each handler decodes the query or body, calls one `FsService`
+//! method and maps the result to a status, headers and body. No file I/O happens here.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -8,20 +8,19 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::download::{self, RangeRequest};
-use super::error::{FsError, blocking};
-use super::info::{self, FileInfo};
-use super::ops::{self, MovePartial, ReplaceResult};
-use super::search::{self, Match};
-use super::upload::{self, UploadedEntry};
+use super::download::{self, Download};
+use super::error::FsError;
+use super::info::FileInfo;
+use super::ops::{MoveResult, ReplaceResult};
+use super::search::Match;
+use super::upload::{self, Framing, UploadedEntry};
 use super::watch::{Watch, WatchEvent};
-use super::{FsService, archive, paths};
-use crate::error::{ApiError, ApiResult, ERROR_SOURCE, ErrorCode, ErrorEnvelope};
+use super::{FsService, paths};
+use crate::error::{ApiError, ApiResult, ErrorCode, ErrorEnvelope};
 use crate::http::extract::{Json, Query, bool_true_only, require};
 use crate::http::sdk;
 use crate::http::ws::{self, SendEnd, Ws};
@@ -63,6 +62,10 @@ async fn reject_non_utf8_query(request: axum::extract::Request, next: axum::midd
     next.run(request).await
 }
 
+fn content_type(headers: &HeaderMap) -> &str {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
 fn required(value: Option<String>, message: &str) -> ApiResult<String> {
     value.filter(|v| !v.is_empty()).ok_or_else(|| ApiError::bad_request(message))
 }
@@ -86,8 +89,7 @@ async fn list(fs: FsService, query: ListQuery, headers: HeaderMap) -> ApiResult<
             _ => return Err(ApiError::bad_request("depth must be an integer >= 1")),
         },
     };
-    let resolved = fs.resolve(&shown);
-    let mut entries = blocking(move || info::list(&shown, &resolved, depth)).await?;
+    let mut entries = fs.list(shown, depth).await?;
     if sdk::strict_go_client(&headers) {
         entries.iter_mut().for_each(|e| e.path = None);
     }
@@ -130,8 +132,7 @@ pub struct DeleteQuery {
 }
 
 async fn delete(fs: FsService, query: DeleteQuery) -> ApiResult<StatusCode> {
-    let path = fs.resolve(&required(query.path, "path is required")?);
-    blocking(move || ops::delete(&path, query.recursive)).await?;
+    fs.delete(&required(query.path, "path is required")?, query.recursive).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -169,9 +170,7 @@ async fn get_file_info(
     State(fs): State<FsService>,
     Query(query): Query<PathQuery>,
 ) -> ApiResult<axum::Json<FileInfo>> {
-    let shown = required(query.path, "path is required")?;
-    let resolved = fs.resolve(&shown);
-    Ok(axum::Json(blocking(move || info::stat(&shown, &resolved)).await?))
+    Ok(axum::Json(fs.stat(required(query.path, "path is required")?).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -189,12 +188,7 @@ async fn create_folder(
     State(fs): State<FsService>,
     Query(query): Query<FolderQuery>,
 ) -> ApiResult<StatusCode> {
-    let path = fs.resolve(&required(query.path, "path is required")?);
-    let mode = match query.mode.as_deref() {
-        None | Some("") => 0o755,
-        Some(mode) => ops::parse_mode(mode)?,
-    };
-    blocking(move || ops::create_folder(&path, mode)).await?;
+    fs.create_folder(&required(query.path, "path is required")?, query.mode.as_deref()).await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -207,17 +201,16 @@ pub struct MoveQuery {
 
 /// Renames `source` to `destination`; never overwrites (409).
 #[utoipa::path(post, path = "/files/move", tag = "file-system", operation_id = "MoveFile", params(MoveQuery),
-    responses((status = 200, description = "Moved; a body only when a cross-device copy could not remove the source",
-        body = MovePartial), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+    responses((status = 200, description = "Moved; `error` says a cross-device copy could not remove the source",
+        body = MoveResult), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
-async fn move_file(State(fs): State<FsService>, Query(query): Query<MoveQuery>) -> ApiResult<Response> {
+async fn move_file(
+    State(fs): State<FsService>,
+    Query(query): Query<MoveQuery>,
+) -> ApiResult<axum::Json<MoveResult>> {
     let message = "source and destination paths are required";
-    let source = fs.resolve(&required(query.source, message)?);
-    let destination = fs.resolve(&required(query.destination, message)?);
-    match blocking(move || ops::move_path(&source, &destination)).await? {
-        None => Ok(StatusCode::OK.into_response()),
-        Some(partial) => Ok(axum::Json(partial).into_response()),
-    }
+    let (source, destination) = (required(query.source, message)?, required(query.destination, message)?);
+    Ok(axum::Json(fs.move_path(&source, &destination).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -241,11 +234,8 @@ async fn set_file_permissions(
     State(fs): State<FsService>,
     Query(query): Query<PermissionsQuery>,
 ) -> ApiResult<StatusCode> {
-    let path = fs.resolve(&required(query.path, "path is required")?);
-    blocking(move || {
-        ops::set_permissions(&path, query.mode.as_deref(), query.owner.as_deref(), query.group.as_deref())
-    })
-    .await?;
+    let path = required(query.path, "path is required")?;
+    fs.set_permissions(&path, query.mode, query.owner, query.group).await?;
     Ok(StatusCode::OK)
 }
 
@@ -277,15 +267,7 @@ async fn replace_in_files(
     let pattern = request.pattern.unwrap_or_default();
     require(&pattern, "ReplaceRequest", "Pattern")?;
     let new_value = require_present(request.new_value, "NewValue")?;
-    let targets: Vec<_> = files.into_iter().map(|f| (fs.resolve(&f), f)).collect();
-    let results = blocking(move || {
-        Ok(targets
-            .iter()
-            .map(|(path, shown)| ops::replace_in_file(shown, path, pattern.as_bytes(), new_value.as_bytes()))
-            .collect())
-    })
-    .await?;
-    Ok(axum::Json(results))
+    Ok(axum::Json(fs.replace(files, pattern, new_value).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -310,8 +292,7 @@ async fn find_in_files(
     Query(query): Query<PatternQuery>,
 ) -> ApiResult<axum::Json<Vec<Match>>> {
     let (shown, pattern) = path_and_pattern(query)?;
-    let root = fs.resolve(&shown);
-    Ok(axum::Json(blocking(move || Ok(search::find(&shown, &root, &pattern))).await?))
+    Ok(axum::Json(fs.find(shown, pattern).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -328,22 +309,11 @@ async fn search_files(
     Query(query): Query<PatternQuery>,
 ) -> ApiResult<axum::Json<SearchFilesResponse>> {
     let (shown, pattern) = path_and_pattern(query)?;
-    let root = fs.resolve(&shown);
-    let files = blocking(move || Ok(search::search(&shown, &root, &pattern))).await?;
-    Ok(axum::Json(SearchFilesResponse { files }))
+    Ok(axum::Json(SearchFilesResponse { files: fs.search(shown, pattern).await? }))
 }
 
 fn http_date(time: std::time::SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time).format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
-
-fn not_modified_since(headers: &HeaderMap, modified: std::time::SystemTime) -> bool {
-    let Some(since) = headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let Ok(since) = chrono::DateTime::parse_from_rfc2822(since) else { return false };
-    let modified = chrono::DateTime::<chrono::Utc>::from(modified).timestamp();
-    modified <= since.timestamp()
 }
 
 /// Streams one file from disk; `Range` gives 206 (or 416), `If-Modified-Since` 304.
@@ -358,43 +328,35 @@ async fn download_file(
     Query(query): Query<PathQuery>,
 ) -> ApiResult<Response> {
     let shown = required(query.path, "path is required")?;
-    let path = fs.resolve(&shown);
-    let meta = tokio::fs::metadata(&path).await.map_err(|err| FsError::io("stat", &path, &err))?;
-    if meta.is_dir() || download::is_stream_node(&meta) {
-        return Err(ApiError::bad_request("path must be a file"));
-    }
-    let mut file = tokio::fs::File::open(&path).await.map_err(|err| FsError::io("open", &path, &err))?;
-    let size = meta.len();
-    let modified = meta.modified().ok();
-    let mut builder = Response::builder()
-        .header(header::CONTENT_TYPE, "application/octet-stream")
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; {}", download::filename_params(&paths::base(&shown))),
-        )
-        .header("Content-Description", "File Transfer")
-        .header("Content-Transfer-Encoding", "binary")
-        .header(header::EXPIRES, "0")
-        .header(header::CACHE_CONTROL, "must-revalidate")
-        .header(header::PRAGMA, "public")
-        .header(header::ACCEPT_RANGES, "bytes");
-    if let Some(modified) = modified {
-        builder = builder.header(header::LAST_MODIFIED, http_date(modified));
-        if not_modified_since(&headers, modified) {
-            return builder
-                .status(StatusCode::NOT_MODIFIED)
-                .body(Body::empty())
-                .map_err(|e| ApiError::internal(e.to_string()));
+    let header_text =
+        |name: header::HeaderName| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let download =
+        fs.download(&shown, header_text(header::RANGE), header_text(header::IF_MODIFIED_SINCE)).await?;
+    download_response(&paths::base(&shown), download)
+}
+
+/// The headers `http.ServeFile` sends plus the contract's attachment headers.
+fn download_response(name: &str, download: Download) -> ApiResult<Response> {
+    let builder = |modified: Option<std::time::SystemTime>| {
+        let builder = Response::builder()
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .header(header::CONTENT_DISPOSITION, format!("attachment; {}", download::filename_params(name)))
+            .header("Content-Description", "File Transfer")
+            .header("Content-Transfer-Encoding", "binary")
+            .header(header::EXPIRES, "0")
+            .header(header::CACHE_CONTROL, "must-revalidate")
+            .header(header::PRAGMA, "public")
+            .header(header::ACCEPT_RANGES, "bytes");
+        match modified {
+            Some(modified) => builder.header(header::LAST_MODIFIED, http_date(modified)),
+            None => builder,
         }
-    }
-    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let (status, start, len) = match download::parse_range(range, size) {
-        RangeRequest::Full => (StatusCode::OK, 0, size),
-        RangeRequest::Partial(start, end) => {
-            builder = builder.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"));
-            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+    };
+    let response = match download {
+        Download::NotModified { modified } => {
+            builder(Some(modified)).status(StatusCode::NOT_MODIFIED).body(Body::empty())
         }
-        RangeRequest::Unsatisfiable => {
+        Download::Unsatisfiable { size, .. } => {
             let mut response =
                 ApiError::new(ErrorCode::RangeNotSatisfiable, "invalid range: failed to overlap")
                     .into_response();
@@ -403,16 +365,22 @@ async fn download_file(
             }
             return Ok(response);
         }
+        Download::Content { file, size, range, modified } => {
+            let mut builder = builder(modified).status(StatusCode::OK);
+            if let Some((start, end)) = range {
+                builder = builder
+                    .status(StatusCode::PARTIAL_CONTENT)
+                    .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"));
+            }
+            let stream = tokio_util::io::ReaderStream::with_capacity(file, download::CHUNK);
+            builder.header(header::CONTENT_LENGTH, file_len(range, size)).body(Body::from_stream(stream))
+        }
     };
-    if start > 0 {
-        file.seek(std::io::SeekFrom::Start(start)).await.map_err(|err| FsError::io("seek", &path, &err))?;
-    }
-    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), download::CHUNK);
-    builder
-        .status(status)
-        .header(header::CONTENT_LENGTH, len)
-        .body(Body::from_stream(stream))
-        .map_err(|e| ApiError::internal(e.to_string()))
+    response.map_err(|e| ApiError::internal(e.to_string()))
+}
+
+fn file_len(range: Option<(u64, u64)>, size: u64) -> u64 {
+    range.map_or(size, |(start, end)| end - start + 1)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -420,8 +388,9 @@ pub struct FilesDownloadRequest {
     paths: Option<Vec<String>>,
 }
 
-/// Streams several files as `multipart/form-data` (boundary `DAYTONA-FILE-BOUNDARY`), one
-/// part per requested path in order: `file` parts, or `error` parts with a JSON error.
+/// Streams several files as `multipart/form-data` (a random boundary per response, given in
+/// `Content-Type`), one part per requested path in order: `file` parts, or `error` parts
+/// holding the error envelope.
 #[utoipa::path(post, path = "/files/bulk-download", tag = "file-system", operation_id = "DownloadFiles",
     request_body = FilesDownloadRequest,
     responses((status = 200, description = "One part per path", content_type = "multipart/form-data"),
@@ -434,12 +403,17 @@ async fn download_files(
     if paths.is_empty() {
         return Err(ApiError::bad_request("request body must be {\"paths\": [ ... ]} and non-empty"));
     }
-    let requests =
-        paths.into_iter().map(|p| (fs.resolve(&p), p)).map(|(resolved, p)| (p, resolved)).collect();
+    let (boundary, body) = fs.bulk_download(paths, Box::new(part_error_json));
     Response::builder()
-        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={}", download::BOUNDARY))
-        .body(Body::from_stream(download::bulk_stream(requests)))
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from_stream(body))
         .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// A bulk-download `error` part's body: the error envelope, with the requested file path as
+/// `path` (as the contract has it).
+fn part_error_json(shown: &str, err: FsError) -> String {
+    serde_json::to_string(&ApiError::from(err).envelope(shown, "POST")).unwrap_or_default()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -451,20 +425,19 @@ pub struct UploadFilesResponse {
     files: Option<Vec<UploadedEntry>>,
 }
 
-/// The bulk-upload failure body: the `{errors, files}` the SDK reads, plus the envelope fields.
+/// The bulk-upload failure body: the `{errors, files}` the SDK reads, plus the envelope.
+#[derive(Debug, Serialize)]
+struct UploadFilesFailure {
+    errors: Vec<String>,
+    files: Vec<UploadedEntry>,
+    #[serde(flatten)]
+    envelope: ErrorEnvelope,
+}
+
 fn bulk_failure(errors: Vec<String>, files: Vec<UploadedEntry>) -> Response {
-    let body = serde_json::json!({
-        "errors": errors,
-        "files": files,
-        "statusCode": 400,
-        "message": format!("bad request: {}", errors.join("; ")),
-        "code": "BAD_REQUEST",
-        "source": ERROR_SOURCE,
-        "timestamp": chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        "path": "/files/bulk-upload",
-        "method": "POST",
-    });
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+    let err = ApiError::bad_request(errors.join("; "));
+    let envelope = err.envelope("/files/bulk-upload", "POST");
+    (err.status(), axum::Json(UploadFilesFailure { errors, files, envelope })).into_response()
 }
 
 /// Streams `files[i].path` / `files[i].file` parts to disk as they arrive.
@@ -473,11 +446,10 @@ fn bulk_failure(errors: Vec<String>, files: Vec<UploadedEntry>) -> Response {
         description = "`files[i].path` text parts, each before its `files[i].file` part"),
     responses((status = 200, body = UploadFilesResponse), (status = 400, body = UploadFilesResponse)))]
 async fn upload_files(State(fs): State<FsService>, headers: HeaderMap, body: Body) -> Response {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let Some(boundary) = upload::multipart_boundary(content_type, true) else {
+    let Some(boundary) = upload::multipart_boundary(content_type(&headers), true) else {
         return bulk_failure(vec!["invalid multipart form".to_owned()], Vec::new());
     };
-    let outcome = upload::receive_bulk(boundary, body.into_data_stream(), |p| fs.resolve(p)).await;
+    let outcome = fs.upload_bulk(boundary, body.into_data_stream()).await;
     if !outcome.errors.is_empty() {
         return bulk_failure(outcome.errors, outcome.files);
     }
@@ -505,15 +477,8 @@ async fn upload_file(
     body: Body,
 ) -> ApiResult<axum::Json<UploadedFile>> {
     let shown = required(query.path, "path is required")?;
-    let target = fs.resolve(&shown);
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if content_type.trim_start().to_ascii_lowercase().starts_with("multipart/form-data") {
-        let boundary = upload::multipart_boundary(content_type, false)
-            .ok_or_else(|| ApiError::bad_request("invalid multipart form: no boundary"))?;
-        upload::receive_form_file(&target, 0o755, boundary, body.into_data_stream()).await?;
-    } else {
-        upload::receive_raw(&target, 0o755, body.into_data_stream()).await.map_err(|e| e.into_fs(&shown))?;
-    }
+    let framing = Framing::for_upload_v2(content_type(&headers))?;
+    fs.upload(&shown, 0o755, framing, body.into_data_stream()).await?;
     Ok(axum::Json(UploadedFile { name: paths::base(&shown), path: shown, kind: "file".to_owned() }))
 }
 
@@ -530,10 +495,8 @@ async fn upload_file_legacy(
     body: Body,
 ) -> ApiResult<StatusCode> {
     let shown = required(query.path, "path is required")?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let boundary = upload::multipart_boundary(content_type, false)
-        .ok_or_else(|| ApiError::bad_request("request Content-Type isn't multipart/form-data"))?;
-    upload::receive_form_file(&fs.resolve(&shown), 0o750, boundary, body.into_data_stream()).await?;
+    let framing = Framing::form_only(content_type(&headers))?;
+    fs.upload(&shown, 0o750, framing, body.into_data_stream()).await?;
     Ok(StatusCode::OK)
 }
 
@@ -561,10 +524,9 @@ async fn watch_files(
     Query(query): Query<WatchQuery>,
     ws: Result<Ws, ApiError>,
 ) -> ApiResult<Response> {
-    let path = fs.resolve(&required(query.path, "path is required")?);
+    let path = required(query.path, "path is required")?;
     let ws = ws?;
-    let recursive = query.recursive;
-    let watch = blocking(move || Watch::start(&path, recursive)).await?;
+    let watch = fs.watch(&path, query.recursive).await?;
     let stopping = fs.stopping();
     Ok(ws.echo_first_protocol(&headers).on_upgrade(move |socket| pump_watch(socket, watch, stopping)))
 }
@@ -600,20 +562,13 @@ async fn archive_directory(
     State(fs): State<FsService>,
     Query(query): Query<PathQuery>,
 ) -> ApiResult<Response> {
-    let shown = required(query.path, "path is required")?;
-    let path = fs.resolve(&shown);
-    let meta = tokio::fs::metadata(&path).await.map_err(|err| FsError::io("stat", &path, &err))?;
-    if !meta.is_dir() {
-        return Err(ApiError::bad_request("path must be a directory"));
-    }
-    let canonical = tokio::fs::canonicalize(&path).await.unwrap_or_else(|_| path.clone());
-    let name = canonical.file_name().map_or_else(|| "root".to_owned(), |n| n.to_string_lossy().into_owned());
+    let (name, tar) = fs.archive(&required(query.path, "path is required")?).await?;
     Response::builder()
         .header(header::CONTENT_TYPE, "application/x-tar")
         .header(
             header::CONTENT_DISPOSITION,
             format!("attachment; {}", download::filename_params(&format!("{name}.tar"))),
         )
-        .body(Body::from_stream(archive::tar_stream(canonical, name)))
+        .body(Body::from_stream(tar))
         .map_err(|e| ApiError::internal(e.to_string()))
 }

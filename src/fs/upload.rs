@@ -1,12 +1,13 @@
-//! Uploads: every byte goes from the request stream into a temp file beside the target, which
-//! is renamed over the target only when the whole body arrived. A client that disconnects (the
-//! handler future is dropped) or a failed write leaves the old file and no temp file: the
-//! temp file's `TempPath` unlinks it on drop.
+//! Uploads: every byte goes from the request stream into a temp file beside the target
+//! (`atomic`), which is renamed over the target only when the whole body arrived. A client
+//! that disconnects (the handler future is dropped) or a failed write leaves the old file, no
+//! temp file and none of the directories the upload created; a daemon killed mid-upload leaves
+//! a journal entry the next start cleans up (`journal`).
 
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use bytes::BytesMut;
@@ -16,7 +17,10 @@ use std::io::Write;
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
 
-use super::error::{FsError, os_text};
+use super::atomic::{self, Staged};
+use super::error::{FsError, FsResult, os_text};
+use super::journal::UploadJournal;
+use super::paths::EntryPath;
 
 /// Socket-sized chunks are gathered into writes of this size; one write runs on the blocking
 /// pool while the next buffer fills, so the network and the disk overlap.
@@ -27,6 +31,9 @@ const MAX_PATH_FIELD: usize = 64 * 1024;
 /// Why one upload failed, worded as the bulk-upload error strings (`<dest>: create: <err>`).
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
+    /// The destination names no file that could be written (`.`, `..`, a trailing slash).
+    #[error("{0}")]
+    InvalidPath(String),
     #[error("mkdir {dir}: {reason}")]
     Mkdir { dir: String, reason: String, source: io::Error },
     #[error("create: {reason}")]
@@ -47,7 +54,7 @@ impl UploadError {
             | UploadError::Create { source, .. }
             | UploadError::Write { source, .. }
             | UploadError::Close { source, .. } => Some(source),
-            UploadError::Body(_) => None,
+            UploadError::Body(_) | UploadError::InvalidPath(_) => None,
         }
     }
 
@@ -70,21 +77,8 @@ fn reason(err: &io::Error) -> String {
     }
 }
 
-fn umask() -> u32 {
-    static UMASK: OnceLock<u32> = OnceLock::new();
-    *UMASK.get_or_init(|| {
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("Umask:"))
-                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-            })
-            .unwrap_or(0o022)
-    })
-}
-
-/// A file being received. Dropping it before [`AtomicUpload::commit`] discards the temp file.
+/// A file being received. Dropping it before [`AtomicUpload::commit`] discards the temp file
+/// and removes the directories it created.
 #[derive(Debug)]
 pub struct AtomicUpload {
     /// The file, when no write is in flight.
@@ -92,53 +86,65 @@ pub struct AtomicUpload {
     /// The write in flight; it hands the file back.
     writing: Option<JoinHandle<io::Result<std::fs::File>>>,
     buffer: BytesMut,
-    temp: tempfile::TempPath,
-    target: PathBuf,
+    staged: Option<Staged>,
+    /// Directories this upload created: `(deepest, topmost)`.
+    created: Option<(PathBuf, PathBuf)>,
     bytes: u64,
 }
 
 impl AtomicUpload {
-    /// Creates the parent directories (`dir_mode`) and a temp file beside `target`. A symlink
-    /// at `target` is written through, as truncating it would.
-    pub async fn begin(target: &Path, dir_mode: u32) -> Result<Self, UploadError> {
-        let target = target.to_owned();
-        tokio::task::spawn_blocking(move || Self::begin_blocking(target, dir_mode))
+    /// Creates the parent directories (`dir_mode`) and a temp file beside the file a write to
+    /// `entry` lands in (`atomic::write_target`: symlinks are written through).
+    pub async fn begin(
+        entry: &EntryPath,
+        dir_mode: u32,
+        journal: &Arc<UploadJournal>,
+    ) -> Result<Self, UploadError> {
+        let (entry, journal) = (entry.clone(), Arc::clone(journal));
+        tokio::task::spawn_blocking(move || Self::begin_blocking(&entry, dir_mode, &journal))
             .await
             .map_err(|err| UploadError::Body(format!("worker failed: {err}")))?
     }
 
-    fn begin_blocking(target: PathBuf, dir_mode: u32) -> Result<Self, UploadError> {
-        let target = match std::fs::symlink_metadata(&target) {
-            Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(&target).unwrap_or(target),
-            _ => target,
-        };
+    fn begin_blocking(
+        entry: &EntryPath,
+        dir_mode: u32,
+        journal: &UploadJournal,
+    ) -> Result<Self, UploadError> {
+        let requested = entry.as_path();
+        if entry.dir_only {
+            return Err(UploadError::InvalidPath(format!(
+                "invalid path: {}/: a trailing slash names a directory, not a file",
+                requested.display()
+            )));
+        }
+        let target = atomic::write_target(requested).map_err(|err| UploadError::Create {
+            reason: format!("open {}: {}", requested.display(), reason(&err)),
+            source: err,
+        })?;
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         };
+        let topmost = dir.ancestors().take_while(|a| std::fs::symlink_metadata(a).is_err()).last();
+        let created = topmost.map(|top| (dir.clone(), top.to_owned()));
         std::fs::DirBuilder::new().recursive(true).mode(dir_mode).create(&dir).map_err(|err| {
             UploadError::Mkdir { dir: dir.display().to_string(), reason: reason(&err), source: err }
         })?;
-        if std::fs::metadata(&target).is_ok_and(|m| m.is_dir()) {
-            let err = io::Error::from_raw_os_error(rustix::io::Errno::ISDIR.raw_os_error());
-            return Err(UploadError::Create {
-                reason: format!("open {}: {}", target.display(), reason(&err)),
-                source: err,
-            });
+        match atomic::stage(&target, journal) {
+            Ok((file, staged)) => Ok(AtomicUpload {
+                file: Some(file),
+                writing: None,
+                buffer: BytesMut::with_capacity(WRITE_BUFFER),
+                staged: Some(staged),
+                created,
+                bytes: 0,
+            }),
+            Err(err) => {
+                remove_created(created.as_ref());
+                Err(UploadError::Create { reason: reason(&err), source: err })
+            }
         }
-        let temp = tempfile::Builder::new()
-            .prefix(".toolboxd-upload-")
-            .tempfile_in(&dir)
-            .map_err(|err| UploadError::Create { reason: reason(&err), source: err })?;
-        let (file, temp) = temp.into_parts();
-        Ok(AtomicUpload {
-            file: Some(file),
-            writing: None,
-            buffer: BytesMut::with_capacity(WRITE_BUFFER),
-            temp,
-            target,
-            bytes: 0,
-        })
     }
 
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), UploadError> {
@@ -181,27 +187,37 @@ impl AtomicUpload {
             self.start_write().await?;
         }
         self.settle().await?;
-        let Some(file) = self.file.take() else {
+        let (Some(file), Some(staged)) = (self.file.take(), self.staged.take()) else {
             return Err(UploadError::Body("upload file missing".to_owned()));
         };
-        let (temp, target, bytes) = (self.temp, self.target, self.bytes);
-        tokio::task::spawn_blocking(move || {
-            let previous = std::fs::metadata(&target).ok();
-            let mode = previous.as_ref().map_or(0o666 & !umask(), |m| m.mode() & 0o7777);
-            file.set_permissions(std::fs::Permissions::from_mode(mode)).map_err(close)?;
-            if let Some(previous) = &previous {
-                if previous.uid() != file.metadata().map(|m| m.uid()).unwrap_or(previous.uid()) {
-                    // Keeping the old owner only works with privileges; without them the file
-                    // belongs to the daemon's user, as a fresh file would.
-                    let _ = std::os::unix::fs::fchown(&file, Some(previous.uid()), Some(previous.gid()));
-                }
+        let bytes = self.bytes;
+        match tokio::task::spawn_blocking(move || staged.commit(file)).await {
+            Ok(Ok(())) => {
+                self.created = None;
+                Ok(bytes)
             }
-            drop(file);
-            temp.persist(&target).map_err(|err| close(err.error))?;
-            Ok(bytes)
-        })
-        .await
-        .map_err(|err| UploadError::Body(format!("worker failed: {err}")))?
+            Ok(Err(err)) => Err(close(err)),
+            Err(err) => Err(UploadError::Body(format!("worker failed: {err}"))),
+        }
+    }
+}
+
+impl Drop for AtomicUpload {
+    fn drop(&mut self) {
+        // The temp file goes first, so the directories it sat in can be empty.
+        drop(self.staged.take());
+        remove_created(self.created.as_ref());
+    }
+}
+
+/// Removes the (empty) directories an unfinished upload created, deepest first; a directory
+/// something else wrote into meanwhile stays.
+fn remove_created(created: Option<&(PathBuf, PathBuf)>) {
+    let Some((deepest, topmost)) = created else { return };
+    for dir in deepest.ancestors() {
+        if std::fs::remove_dir(dir).is_err() || dir == topmost {
+            break;
+        }
     }
 }
 
@@ -213,14 +229,87 @@ async fn receive_field(field: &mut multer::Field<'_>, upload: &mut AtomicUpload)
     Ok(())
 }
 
-/// Streams a raw body into `target` (upload-v2 without multipart).
-pub async fn receive_raw<S, E>(target: &Path, dir_mode: u32, body: S) -> Result<u64, UploadError>
+/// How a single-file upload's body carries the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framing {
+    /// The whole body is the file.
+    Raw,
+    /// A `multipart/form-data` body whose field `file` is the file.
+    Form { boundary: String },
+}
+
+impl Framing {
+    /// upload-v2: a multipart Content-Type means the form, anything else (none included) raw.
+    pub fn for_upload_v2(content_type: &str) -> FsResult<Self> {
+        if content_type.trim_start().to_ascii_lowercase().starts_with("multipart/form-data") {
+            let boundary = multipart_boundary(content_type, false)
+                .ok_or_else(|| FsError::Invalid("invalid multipart form: no boundary".to_owned()))?;
+            return Ok(Framing::Form { boundary });
+        }
+        Ok(Framing::Raw)
+    }
+
+    /// The legacy upload only takes the form.
+    pub fn form_only(content_type: &str) -> FsResult<Self> {
+        multipart_boundary(content_type, false)
+            .map(|boundary| Framing::Form { boundary })
+            .ok_or_else(|| FsError::Invalid("request Content-Type isn't multipart/form-data".to_owned()))
+    }
+}
+
+/// Streams one file into `entry`: the raw body, or the multipart field named `file` (other
+/// fields are ignored). `shown` is the path as the client wrote it, for messages.
+pub async fn receive_file<S, E>(
+    shown: &str,
+    entry: &EntryPath,
+    dir_mode: u32,
+    framing: Framing,
+    body: S,
+    journal: &Arc<UploadJournal>,
+) -> FsResult<u64>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + std::fmt::Display + 'static,
+{
+    let boundary = match framing {
+        Framing::Raw => {
+            return receive_raw(entry, dir_mode, body, journal).await.map_err(|e| e.into_fs(shown));
+        }
+        Framing::Form { boundary } => boundary,
+    };
+    let mut form = multer::Multipart::new(body, boundary);
+    loop {
+        let field = form
+            .next_field()
+            .await
+            .map_err(|err| FsError::Invalid(format!("invalid multipart form: {err}")))?;
+        let Some(mut field) = field else {
+            return Err(FsError::Invalid(
+                "http: no such file: multipart field \"file\" is missing".to_owned(),
+            ));
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let mut upload = AtomicUpload::begin(entry, dir_mode, journal).await.map_err(|e| e.into_fs(shown))?;
+        receive_field(&mut field, &mut upload).await.map_err(|e| e.into_fs(shown))?;
+        return upload.commit().await.map_err(|e| e.into_fs(shown));
+    }
+}
+
+/// Streams a raw body into `entry` (upload-v2 without multipart).
+async fn receive_raw<S, E>(
+    entry: &EntryPath,
+    dir_mode: u32,
+    body: S,
+    journal: &Arc<UploadJournal>,
+) -> Result<u64, UploadError>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
 {
     use futures_util::StreamExt;
-    let mut upload = AtomicUpload::begin(target, dir_mode).await?;
+    let mut upload = AtomicUpload::begin(entry, dir_mode, journal).await?;
     let mut body = std::pin::pin!(body);
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|err| UploadError::Body(err.to_string()))?;
@@ -242,39 +331,6 @@ pub fn multipart_boundary(content_type: &str, allow_mixed: bool) -> Option<Strin
             key.trim().eq_ignore_ascii_case("boundary").then(|| value.trim().trim_matches('"').to_owned())
         })
         .filter(|b| !b.is_empty())
-}
-
-/// Receives the multipart field named `file` into `target` (legacy upload and upload-v2);
-/// other fields are ignored.
-pub async fn receive_form_file<S, E>(
-    target: &Path,
-    dir_mode: u32,
-    boundary: String,
-    body: S,
-) -> Result<u64, FsError>
-where
-    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
-{
-    let shown = target.display().to_string();
-    let mut form = multer::Multipart::new(body, boundary);
-    loop {
-        let field = form
-            .next_field()
-            .await
-            .map_err(|err| FsError::Invalid(format!("invalid multipart form: {err}")))?;
-        let Some(mut field) = field else {
-            return Err(FsError::Invalid(
-                "http: no such file: multipart field \"file\" is missing".to_owned(),
-            ));
-        };
-        if field.name() != Some("file") {
-            continue;
-        }
-        let mut upload = AtomicUpload::begin(target, dir_mode).await.map_err(|e| e.into_fs(&shown))?;
-        receive_field(&mut field, &mut upload).await.map_err(|e| e.into_fs(&shown))?;
-        return upload.commit().await.map_err(|e| e.into_fs(&shown));
-    }
 }
 
 /// One file bulk-upload wrote.
@@ -299,7 +355,12 @@ fn field_index<'a>(name: &'a str, suffix: &str) -> Option<&'a str> {
 
 /// `POST /files/bulk-upload`: parts are handled as they arrive; `files[i].path` must precede
 /// `files[i].file`. A failing file is reported and the others still land; a broken body stops.
-pub async fn receive_bulk<S, E>(boundary: String, body: S, resolve: impl Fn(&str) -> PathBuf) -> BulkOutcome
+pub async fn receive_bulk<S, E>(
+    boundary: String,
+    body: S,
+    resolve: impl Fn(&str) -> FsResult<EntryPath>,
+    journal: &Arc<UploadJournal>,
+) -> BulkOutcome
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
@@ -339,7 +400,8 @@ where
                 continue;
             };
             let result = async {
-                let mut upload = AtomicUpload::begin(&resolve(&dest), 0o755).await?;
+                let entry = resolve(&dest).map_err(|err| UploadError::InvalidPath(err.to_string()))?;
+                let mut upload = AtomicUpload::begin(&entry, 0o755, journal).await?;
                 receive_field(&mut field, &mut upload).await?;
                 upload.commit().await
             }
@@ -370,6 +432,8 @@ async fn read_small(field: &mut multer::Field<'_>) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
     use super::*;
 
     #[test]
@@ -393,19 +457,29 @@ mod tests {
     async fn a_failed_upload_leaves_the_old_file_and_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("f.txt");
+        let entry = EntryPath { path: target.clone(), dir_only: false };
+        let journal = Arc::new(UploadJournal::disabled());
         std::fs::write(&target, "old").unwrap();
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let mut upload = AtomicUpload::begin(&target, 0o755).await.unwrap();
+        let mut upload = AtomicUpload::begin(&entry, 0o755, &journal).await.unwrap();
         upload.write(b"partial").await.unwrap();
         drop(upload);
         assert_eq!(std::fs::read(&target).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 
-        let mut upload = AtomicUpload::begin(&target, 0o755).await.unwrap();
+        let mut upload = AtomicUpload::begin(&entry, 0o755, &journal).await.unwrap();
         upload.write(b"new").await.unwrap();
         assert_eq!(upload.commit().await.unwrap(), 3);
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
         assert_eq!(std::fs::metadata(&target).unwrap().mode() & 0o777, 0o640);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        // An upload that never completes takes back the directories it created.
+        let deep = EntryPath { path: dir.path().join("x/y/z.txt"), dir_only: false };
+        let mut upload = AtomicUpload::begin(&deep, 0o755, &journal).await.unwrap();
+        upload.write(b"partial").await.unwrap();
+        assert!(dir.path().join("x/y").is_dir());
+        drop(upload);
+        assert!(!dir.path().join("x").exists());
     }
 }

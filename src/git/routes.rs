@@ -57,7 +57,7 @@ fn opt(value: Option<String>) -> Option<String> {
 
 /// The status of a repository: branch, upstream, ahead/behind and every changed path.
 #[utoipa::path(get, path = "/git/status", tag = "git", operation_id = "GetStatus", params(RepoQuery),
-    responses((status = 200, body = GitStatus), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+    responses((status = 200, body = GitStatus), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 async fn get_status(
     State(git): State<GitService>,
     headers: HeaderMap,
@@ -73,7 +73,7 @@ async fn get_status(
 
 /// Local branches and the checked-out one.
 #[utoipa::path(get, path = "/git/branches", tag = "git", operation_id = "ListBranches", params(RepoQuery),
-    responses((status = 200, body = ListBranchResponse), (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+    responses((status = 200, body = ListBranchResponse), (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 async fn list_branches(
     State(git): State<GitService>,
     headers: HeaderMap,
@@ -96,7 +96,7 @@ pub struct GitBranchRequest {
 
 /// Creates a branch at HEAD and checks it out.
 #[utoipa::path(post, path = "/git/branches", tag = "git", operation_id = "CreateBranch", request_body = GitBranchRequest,
-    responses((status = 201), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+    responses((status = 201), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn create_branch(
     State(git): State<GitService>,
     Json(req): Json<GitBranchRequest>,
@@ -117,7 +117,7 @@ pub struct GitDeleteBranchRequest {
 
 /// Deletes a local branch (JSON body on DELETE).
 #[utoipa::path(delete, path = "/git/branches", tag = "git", operation_id = "DeleteBranch", request_body = GitDeleteBranchRequest,
-    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 async fn delete_branch(
     State(git): State<GitService>,
     Json(req): Json<GitDeleteBranchRequest>,
@@ -138,7 +138,7 @@ pub struct GitCheckoutRequest {
 
 /// Checks out a branch (local, or a remote-tracking one of that name) or a commit.
 #[utoipa::path(post, path = "/git/checkout", tag = "git", operation_id = "CheckoutBranch", request_body = GitCheckoutRequest,
-    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 async fn checkout_branch(
     State(git): State<GitService>,
     Json(req): Json<GitCheckoutRequest>,
@@ -158,7 +158,7 @@ pub struct GitAddRequest {
 
 /// Stages files (new, modified and deleted).
 #[utoipa::path(post, path = "/git/add", tag = "git", operation_id = "AddFiles", request_body = GitAddRequest,
-    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn add_files(State(git): State<GitService>, Json(req): Json<GitAddRequest>) -> ApiResult<()> {
     require(&req.path, "GitAddRequest", "Path")?;
     let files = req.files.ok_or_else(|| required("GitAddRequest", "Files"))?;
@@ -192,7 +192,7 @@ pub struct GitCommitResponse {
 
 /// Commits the index.
 #[utoipa::path(post, path = "/git/commit", tag = "git", operation_id = "CommitChanges", request_body = GitCommitRequest,
-    responses((status = 200, body = GitCommitResponse), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+    responses((status = 200, body = GitCommitResponse), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn commit_changes(
     State(git): State<GitService>,
     Json(req): Json<GitCommitRequest>,
@@ -308,7 +308,7 @@ async fn push_changes(State(git): State<GitService>, Json(req): Json<GitPushRequ
 
 /// Commits reachable from HEAD, newest first.
 #[utoipa::path(get, path = "/git/history", tag = "git", operation_id = "GetCommitHistory", params(RepoQuery),
-    responses((status = 200, body = Vec<GitCommitInfo>), (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+    responses((status = 200, body = Vec<GitCommitInfo>), (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 async fn get_commit_history(
     State(git): State<GitService>,
     Query(query): Query<RepoQuery>,
@@ -326,7 +326,7 @@ pub struct GitInitRequest {
 
 /// Creates a repository.
 #[utoipa::path(post, path = "/git/init", tag = "git", operation_id = "InitRepository", request_body = GitInitRequest,
-    responses((status = 201), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+    responses((status = 201), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 async fn init_repository(
     State(git): State<GitService>,
     Json(req): Json<GitInitRequest>,
@@ -349,7 +349,7 @@ pub struct GitResetRequest {
 
 /// Resets HEAD, the index and (by mode) the work tree.
 #[utoipa::path(post, path = "/git/reset", tag = "git", operation_id = "ResetChanges", request_body = GitResetRequest,
-    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 async fn reset_changes(State(git): State<GitService>, Json(req): Json<GitResetRequest>) -> ApiResult<()> {
     require(&req.path, "GitResetRequest", "Path")?;
     let mode = ResetMode::parse(req.mode.as_deref())?;
@@ -368,7 +368,7 @@ pub struct GitRestoreRequest {
 
 /// Restores work-tree files and/or index entries.
 #[utoipa::path(post, path = "/git/restore", tag = "git", operation_id = "RestoreFiles", request_body = GitRestoreRequest,
-    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 async fn restore_files(State(git): State<GitService>, Json(req): Json<GitRestoreRequest>) -> ApiResult<()> {
     require(&req.path, "GitRestoreRequest", "Path")?;
     let files = req.files.ok_or_else(|| required("GitRestoreRequest", "Files"))?;
@@ -378,7 +378,7 @@ async fn restore_files(State(git): State<GitService>, Json(req): Json<GitRestore
 
 /// The repository's remotes (passwords in URLs removed).
 #[utoipa::path(get, path = "/git/remotes", tag = "git", operation_id = "ListRemotes", params(RepoQuery),
-    responses((status = 200, body = ListRemotesResponse), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = ListRemotesResponse), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 async fn list_remotes(
     State(git): State<GitService>,
     Query(query): Query<RepoQuery>,
@@ -400,7 +400,7 @@ pub struct GitAddRemoteRequest {
 
 /// Adds a remote, or replaces its URL with `overwrite`.
 #[utoipa::path(post, path = "/git/remotes", tag = "git", operation_id = "AddRemote", request_body = GitAddRemoteRequest,
-    responses((status = 201), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+    responses((status = 201), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 async fn add_remote(
     State(git): State<GitService>,
     Json(req): Json<GitAddRemoteRequest>,
@@ -432,7 +432,7 @@ pub struct GitConfigResponse {
 
 /// Reads one config value.
 #[utoipa::path(get, path = "/git/config", tag = "git", operation_id = "GetGitConfig", params(ConfigQuery),
-    responses((status = 200, body = GitConfigResponse), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, body = GitConfigResponse), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 async fn get_git_config(
     State(git): State<GitService>,
     Query(query): Query<ConfigQuery>,
@@ -455,7 +455,7 @@ pub struct GitSetConfigRequest {
 
 /// Sets one config value.
 #[utoipa::path(post, path = "/git/config", tag = "git", operation_id = "SetGitConfig", request_body = GitSetConfigRequest,
-    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 async fn set_git_config(
     State(git): State<GitService>,
     Json(req): Json<GitSetConfigRequest>,
@@ -478,7 +478,7 @@ pub struct GitConfigureUserRequest {
 
 /// Sets `user.name` and `user.email`.
 #[utoipa::path(post, path = "/git/config/user", tag = "git", operation_id = "ConfigureUser", request_body = GitConfigureUserRequest,
-    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 async fn configure_user(
     State(git): State<GitService>,
     Json(req): Json<GitConfigureUserRequest>,
@@ -513,7 +513,7 @@ impl std::fmt::Debug for GitAuthenticateRequest {
 
 /// Stores credentials (file mode 0600) used by later clone/pull/push and by the `git` CLI.
 #[utoipa::path(post, path = "/git/credentials", tag = "git", operation_id = "Authenticate", request_body = GitAuthenticateRequest,
-    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
+    responses((status = 200), (status = 400, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
 async fn authenticate(
     State(git): State<GitService>,
     Json(req): Json<GitAuthenticateRequest>,

@@ -220,8 +220,17 @@ impl TreeInner {
 
 impl Drop for TreeInner {
     fn drop(&mut self) {
-        if !self.disowned.load(Ordering::SeqCst) {
-            tree::kill_tree(self.id());
+        if self.disowned.load(Ordering::SeqCst) {
+            return;
+        }
+        let root = self.id().root;
+        let tag = std::mem::take(&mut self.tag);
+        let kill = move || tree::kill_tree(TreeId { root, tag: &tag });
+        // Reading `/proc` and waiting for the deaths is blocking work; off the reactor when
+        // there is one (daemon exit kills whatever a shut-down runtime left behind).
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(kill)),
+            Err(_) => kill(),
         }
     }
 }

@@ -307,3 +307,39 @@ def test_unicode_space_and_quote_names_round_trip_via_sdk(sdk_fs, daemon, name):
     assert (daemon.work / "names" / name).read_bytes() == name.encode()
     assert sdk_fs.download_file(f"names/{name}") == name.encode()
     assert [f.name for f in sdk_fs.list_files("names")] == [name]
+
+
+def test_file_contents_cannot_break_the_bulk_download(sdk_fs, daemon):
+    # The delimiter line the reference daemon used for every response, inside a file.
+    tricky = b"head\r\n--DAYTONA-FILE-BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\ntail\r\n"
+    (daemon.work / "tricky.bin").write_bytes(tricky)
+    (daemon.work / "plain.txt").write_bytes(b"plain")
+    assert sdk_fs.download_file("tricky.bin") == tricky
+    results = {
+        r.source: r
+        for r in sdk_fs.download_files([FileDownloadRequest(source="tricky.bin"), FileDownloadRequest(source="plain.txt")])
+    }
+    assert results["tricky.bin"].error is None and results["tricky.bin"].result == tricky
+    assert results["plain.txt"].result == b"plain"
+    assert b"".join(sdk_fs.download_file_stream("tricky.bin")) == tricky
+
+
+def test_deleting_dot_paths_through_the_sdk_changes_nothing(sdk_fs, daemon, tmp_path):
+    (daemon.work / "sub").mkdir()
+    (daemon.work / "sub/keep.txt").write_text("keep")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("precious")
+    os.symlink(outside, daemon.work / "link")
+    for path in (".", "sub/.", "sub/..", "link/."):
+        with pytest.raises(DaytonaError):
+            sdk_fs.delete_file(path, recursive=True)
+    for path in ("link/", "link//"):
+        with pytest.raises(DaytonaBadRequestError):
+            sdk_fs.delete_file(path, recursive=True)
+    assert (daemon.work / "sub/keep.txt").read_text() == "keep"
+    assert (outside / "precious.txt").read_text() == "precious"
+    assert os.path.islink(daemon.work / "link")
+    sdk_fs.delete_file("link", recursive=True)
+    assert not os.path.lexists(daemon.work / "link")
+    assert (outside / "precious.txt").read_text() == "precious"

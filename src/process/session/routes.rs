@@ -306,7 +306,7 @@ async fn send_input(
 #[utoipa::path(get, path = "/process/session/{sessionId}/command/{commandId}/logs", tag = "process",
     operation_id = "GetSessionCommandLogs",
     params(("sessionId" = String, Path), ("commandId" = String, Path), LogsQuery),
-    responses((status = 200, body = SessionCommandLogsResponse), (status = 400, body = ErrorEnvelope),
+    responses((status = 200, content((SessionCommandLogsResponse = "application/json"), (String = "text/plain"))), (status = 400, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope)))]
 async fn get_session_command_logs(
     State(sessions): State<SessionService>,
