@@ -65,6 +65,25 @@ pub struct Config {
     #[arg(long, env = "TOOLBOXD_EXEC_OUTPUT_LIMIT", default_value_t = 10 * 1024 * 1024)]
     pub exec_output_limit: usize,
 
+    /// SSH and SFTP port; 0 turns the SSH server off.
+    #[arg(long, env = "TOOLBOXD_SSH_PORT", default_value_t = 22220)]
+    pub ssh_port: u16,
+
+    /// authorized_keys file whose keys may log in over SSH, read at every login. Defaults to
+    /// $HOME/.ssh/authorized_keys.
+    #[arg(long, env = "TOOLBOXD_SSH_AUTHORIZED_KEYS")]
+    pub ssh_authorized_keys: Option<PathBuf>,
+
+    /// Accept every SSH public key and the password `sandbox-ssh`, as the reference daemon
+    /// does. Only for sandboxes whose SSH port is reachable solely through an authenticating
+    /// gateway.
+    #[arg(long, env = "TOOLBOXD_SSH_ACCEPT_ANY")]
+    pub ssh_accept_any: bool,
+
+    /// Web terminal port; 0 turns the web terminal off.
+    #[arg(long, env = "TOOLBOXD_WEB_TERMINAL_PORT", default_value_t = 22222)]
+    pub web_terminal_port: u16,
+
     /// The image's entrypoint: run as the `entrypoint` session.
     #[arg(last = true, value_name = "ENTRYPOINT ARGS")]
     pub entrypoint: Vec<String>,
@@ -86,6 +105,10 @@ impl std::fmt::Debug for Config {
             .field("idle_timeout_secs", &self.idle_timeout_secs)
             .field("body_timeout_secs", &self.body_timeout_secs)
             .field("exec_output_limit", &self.exec_output_limit)
+            .field("ssh_port", &self.ssh_port)
+            .field("ssh_authorized_keys", &self.ssh_authorized_keys)
+            .field("ssh_accept_any", &self.ssh_accept_any)
+            .field("web_terminal_port", &self.web_terminal_port)
             .field("entrypoint", &self.entrypoint)
             .finish()
     }

@@ -5,6 +5,7 @@
 //! - `routes`: the one route table and the OpenAPI document.
 //! - One module per API area, each domain logic plus a thin `routes.rs`: `system`, `fs`, `git`,
 //!   `process::{exec, session, pty, interpreter}`, `lsp`, `port`, `proxy`.
+//! - Side servers on ports of their own: `ssh` (SSH and SFTP), `web_terminal`.
 //! - `sys`: signals and other platform code.
 //!
 //! `main.rs` only parses the configuration, binds and calls [`run`].
@@ -20,9 +21,11 @@ pub mod port;
 pub mod process;
 pub mod proxy;
 pub mod routes;
+pub mod ssh;
 pub mod state;
 pub mod sys;
 pub mod system;
+pub mod web_terminal;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -64,6 +67,8 @@ pub async fn run(
 
     let stop = CancellationToken::new();
     let server = tokio::spawn(http::server::serve(listener, app, timeouts, stop.clone()));
+    // Side servers (SSH, web terminal) stop when `state.shutdown` is cancelled.
+    let side_servers = [ssh::start(&state).await, web_terminal::start(&state).await];
 
     shutdown.await;
     tracing::info!("shutting down: draining requests for at most {}s", deadline.as_secs());
@@ -74,6 +79,9 @@ pub async fn run(
         tracing::warn!("requests still in flight after {}s; stopping anyway", deadline.as_secs());
     }
     state.shutdown().await;
+    for server in side_servers.into_iter().flatten() {
+        let _ = tokio::time::timeout(deadline, server).await;
+    }
     match drained {
         Ok(Ok(())) => Ok(()),
         Ok(Err(join)) => Err(std::io::Error::other(join)),

@@ -69,6 +69,24 @@ if command -v npm >/dev/null 2>&1 && [ "$(cat "$NODE_TOOLS/.packages.sha" 2>/dev
   echo "$want" > "$NODE_TOOLS/.packages.sha"
 fi
 
+# Remote shells (tests/ssh.rs, tests/web_terminal.rs): OpenSSH's clients, sshpass and tmux
+# drive the SSH server; headless Chromium drives the web terminal's xterm.js page through
+# playwright-core (kept apart in .tools/playwright).
+SHELL_APT=(openssh-client sshpass tmux chromium libjs-xterm node-xterm)
+if command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for pkg in "${SHELL_APT[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if ((${#missing[@]})); then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+if command -v npm >/dev/null 2>&1 && [ ! -d "$ROOT/.tools/playwright/node_modules/playwright-core" ]; then
+  mkdir -p "$ROOT/.tools/playwright"
+  npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools/playwright" playwright-core@1 >/dev/null
+fi
+
 # The daemon finds python3 (with matplotlib), pylsp and the node tools on this PATH.
 export PATH="$VENV/bin:$NODE_TOOLS/node_modules/.bin:$PATH"
 

@@ -43,6 +43,10 @@ impl Daemon {
             .arg("--data-dir")
             .arg(data_dir.path())
             .env_remove("TOOLBOXD_TOKEN")
+            // Side servers stay off unless a test asks for them (`--ssh-port`, …): their
+            // default ports are fixed and tests run in parallel.
+            .env("TOOLBOXD_SSH_PORT", "0")
+            .env("TOOLBOXD_WEB_TERMINAL_PORT", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

@@ -1,0 +1,242 @@
+//! The web terminal (port 22222, `--web-terminal-port`; 0 turns it off): `GET /` serves an
+//! xterm.js page, `GET /ws` a shell in a terminal per socket, so every browser tab has its own.
+//!
+//! With `--token` the terminal is closed to anyone without it. Browsers cannot put headers on a
+//! websocket, so `GET /` answers a login form; `POST /login` with the right token sets an
+//! HttpOnly, SameSite=Strict cookie carrying a random key made at start (never the token), and
+//! `/ws` accepts that cookie (from a page of the same origin) or `Authorization: Bearer <token>`.
+//!
+//! Shells run in the work dir with the daemon's environment and die with their socket
+//! (`ssh::child`). `assets` finds xterm.js, `socket` speaks the protocol, `page` holds the HTML.
+
+pub mod assets;
+pub mod page;
+pub mod socket;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::{Message, WebSocket};
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use futures_util::{SinkExt, StreamExt};
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::environment::Environment;
+use crate::error::ApiError;
+use crate::http::ws::Ws;
+use crate::ssh::child::{Child, Spec, Terminal};
+use crate::state::AppState;
+use crate::web_terminal::socket::Frame;
+
+/// Terminals open at once; more sockets are refused with 503.
+pub const MAX_TERMINALS: usize = 64;
+/// The cookie a successful login sets.
+pub const COOKIE: &str = "toolboxd_terminal";
+
+#[derive(Debug, Clone)]
+pub struct WebTerminal {
+    env: Environment,
+    work: PathBuf,
+    token: Option<Arc<str>>,
+    /// The cookie's value: random per start, so a restart logs everyone out.
+    cookie_key: Arc<str>,
+    terminals: Arc<Semaphore>,
+    shutdown: CancellationToken,
+}
+
+/// Starts the web terminal unless it is turned off; a port that cannot be bound is logged and
+/// the daemon carries on without it.
+pub async fn start(state: &AppState) -> Option<JoinHandle<()>> {
+    let port = state.config.web_terminal_port;
+    if port == 0 {
+        return None;
+    }
+    let addr = SocketAddr::new(state.config.bind, port);
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!("web terminal not started: cannot listen on {addr}: {err}");
+            return None;
+        }
+    };
+    let terminal = WebTerminal {
+        env: state.env.clone(),
+        work: state.dirs.work.clone(),
+        token: state.config.token.clone().filter(|t| !t.is_empty()).map(Arc::from),
+        cookie_key: Arc::from(random_key()),
+        terminals: Arc::new(Semaphore::new(MAX_TERMINALS)),
+        shutdown: state.shutdown.clone(),
+    };
+    let login = if terminal.token.is_some() { "the token is required" } else { "open (no --token)" };
+    tracing::info!("web terminal listening on {addr}; {login}");
+    let shutdown = state.shutdown.clone();
+    let app = app(terminal);
+    Some(tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(err) = served {
+            tracing::error!("web terminal stopped: {err}");
+        }
+    }))
+}
+
+pub fn app(terminal: WebTerminal) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/login", post(login))
+        .route("/assets/xterm.js", get(script))
+        .route("/assets/xterm.css", get(stylesheet))
+        .route("/ws", get(connect))
+        .layer(axum::middleware::from_fn(crate::http::middleware::render_envelope))
+        .with_state(terminal)
+}
+
+fn random_key() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn equal(a: &str, b: &str) -> bool {
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+impl WebTerminal {
+    /// Whether the request may open a terminal: no token configured, the bearer token, or the
+    /// login cookie.
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(token) = self.token.as_deref() else { return true };
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        if bearer.is_some_and(|bearer| equal(bearer, token)) {
+            return true;
+        }
+        cookie(headers, COOKIE).is_some_and(|value| equal(&value, &self.cookie_key))
+    }
+}
+
+/// The value of cookie `name`, if the request carries it.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// A cross-site page must not open a terminal with the visitor's cookie: when the browser says
+/// where the page came from, it must be this server.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    origin_host.eq_ignore_ascii_case(host)
+}
+
+async fn index(State(terminal): State<WebTerminal>, headers: HeaderMap) -> Response {
+    if !terminal.authorized(&headers) {
+        return Html(page::login(None)).into_response();
+    }
+    match assets::get() {
+        Ok(_) => Html(page::TERMINAL).into_response(),
+        Err(missing) => (StatusCode::SERVICE_UNAVAILABLE, Html(page::missing(&missing))).into_response(),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    token: String,
+}
+
+async fn login(State(terminal): State<WebTerminal>, Form(form): Form<LoginForm>) -> Response {
+    let Some(token) = terminal.token.as_deref() else { return Redirect::to("/").into_response() };
+    if !equal(&form.token, token) {
+        tracing::warn!("web terminal: refused a login with a wrong token");
+        return (StatusCode::UNAUTHORIZED, Html(page::login(Some("Wrong token.")))).into_response();
+    }
+    let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", terminal.cookie_key);
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+}
+
+async fn script() -> Response {
+    match assets::get() {
+        Ok(assets) => {
+            ([(header::CONTENT_TYPE, "application/javascript; charset=utf-8")], assets.script.clone())
+                .into_response()
+        }
+        Err(missing) => (StatusCode::SERVICE_UNAVAILABLE, missing).into_response(),
+    }
+}
+
+async fn stylesheet() -> Response {
+    match assets::get() {
+        Ok(assets) => {
+            ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], assets.css.clone()).into_response()
+        }
+        Err(missing) => (StatusCode::SERVICE_UNAVAILABLE, missing).into_response(),
+    }
+}
+
+async fn connect(
+    State(terminal): State<WebTerminal>,
+    headers: HeaderMap,
+    ws: Ws,
+) -> Result<Response, ApiError> {
+    if !terminal.authorized(&headers) {
+        return Err(ApiError::unauthorized("log in at / or send Authorization: Bearer <token>"));
+    }
+    if !same_origin(&headers) {
+        return Err(ApiError::forbidden("the terminal opens only from its own page"));
+    }
+    let Ok(permit) = Arc::clone(&terminal.terminals).try_acquire_owned() else {
+        return Err(ApiError::service_unavailable(format!("{MAX_TERMINALS} terminals are open already")));
+    };
+    let spec = Spec {
+        program: crate::process::exec::shell::current(&terminal.env),
+        args: vec![],
+        cwd: terminal.work.clone(),
+        env: BTreeMap::new(),
+        terminal: Some(Terminal { term: "xterm-256color".to_owned(), cols: 80, rows: 24 }),
+    };
+    let child = Child::spawn(&terminal.env, spec).map_err(|err| ApiError::internal(err.to_string()))?;
+    let shutdown = terminal.shutdown.clone();
+    Ok(ws.0.on_upgrade(move |socket| async move {
+        socket::pump(frames(socket), child, shutdown).await;
+        drop(permit);
+    }))
+}
+
+/// The axum websocket seen as protocol frames.
+fn frames(
+    socket: WebSocket,
+) -> impl futures_util::Stream<Item = Frame> + futures_util::Sink<Frame, Error = axum::Error> + Unpin {
+    socket
+        .with(|frame: Frame| {
+            futures_util::future::ready(Ok::<_, axum::Error>(match frame {
+                Frame::Text(text) => Message::Text(text.into()),
+                Frame::Binary(data) => Message::Binary(data),
+                Frame::Close | Frame::Other => Message::Close(None),
+            }))
+        })
+        .map(|message| match message {
+            Ok(Message::Text(text)) => Frame::Text(text.to_string()),
+            Ok(Message::Binary(data)) => Frame::Binary(data),
+            Ok(Message::Ping(_) | Message::Pong(_)) => Frame::Other,
+            Ok(Message::Close(_)) | Err(_) => Frame::Close,
+        })
+}
