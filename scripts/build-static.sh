@@ -24,8 +24,8 @@ fi
 empty=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$empty"' EXIT
 cp "$bin" "$empty/toolboxd"
-(cd "$empty" && env -i HOME="$empty" ./toolboxd --port 0 --bind 127.0.0.1 --log-level error >"$empty/out" 2>&1) &
-pid=$!
+(cd "$empty" && exec env -i HOME="$empty" ./toolboxd --port 0 --bind 127.0.0.1 --log-level error >"$empty/out" 2>&1) &
+pid=$!  # the daemon itself: the subshell execs it, so the trap stops it
 for _ in $(seq 100); do grep -q "listening on" "$empty/out" 2>/dev/null && break; sleep 0.05; done
 addr=$(sed -n 's/^listening on //p' "$empty/out")
 curl -fsS "http://$addr/version" | grep -q '"version"'
