@@ -5,7 +5,6 @@ use git2::{DiffFormat, DiffOptions, Repository};
 
 use super::error::GitResult;
 use super::repo;
-use super::status::{GitCommitInfo, commit_info};
 use super::{GitService, reject_nul};
 
 /// Which two trees to compare.
@@ -88,25 +87,5 @@ impl GitService {
             reject_nul("revision", spec)?;
         }
         self.blocking(move || diff(&repo::open(&dir)?, &target, &paths, limit)).await
-    }
-
-    /// The newest `max` commits reachable from HEAD, newest first; empty on an unborn branch.
-    pub async fn log(&self, path: &str, max: usize) -> GitResult<Vec<GitCommitInfo>> {
-        let dir = self.resolve(path)?;
-        self.blocking(move || {
-            let repo = repo::open(&dir)?;
-            let Some(head) = repo::head_commit(&repo)? else {
-                return Ok(Vec::new());
-            };
-            let mut walk = repo.revwalk()?;
-            walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
-            walk.push(head.id())?;
-            let mut out = Vec::new();
-            for oid in walk.take(max) {
-                out.push(commit_info(&repo.find_commit(oid?)?));
-            }
-            Ok(out)
-        })
-        .await
     }
 }

@@ -333,7 +333,7 @@ async fn get_commit_history(
     State(git): State<GitService>,
     Query(query): Query<RepoQuery>,
 ) -> ApiResult<axum::Json<Vec<GitCommitInfo>>> {
-    Ok(axum::Json(git.history(&repo_path(query)?).await?))
+    Ok(axum::Json(git.history(&repo_path(query)?, None).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

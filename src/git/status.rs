@@ -145,7 +145,7 @@ fn status(repo: &Repository) -> GitResult<GitStatus> {
     Ok(result)
 }
 
-pub(crate) fn commit_info(commit: &git2::Commit<'_>) -> GitCommitInfo {
+fn commit_info(commit: &git2::Commit<'_>) -> GitCommitInfo {
     let author = commit.author();
     let when = author.when();
     let offset = FixedOffset::east_opt(when.offset_minutes() * 60).unwrap_or_else(|| Utc.fix());
@@ -171,8 +171,8 @@ impl GitService {
 
     /// Commits reachable from HEAD in `git log` order: every commit before its parents, then
     /// newest first (commits made within the same second keep child-before-parent); empty on
-    /// an unborn branch.
-    pub async fn history(&self, path: &str) -> GitResult<Vec<GitCommitInfo>> {
+    /// an unborn branch. `max` keeps only the newest `max` of them.
+    pub async fn history(&self, path: &str, max: Option<usize>) -> GitResult<Vec<GitCommitInfo>> {
         let dir = self.resolve(path)?;
         self.blocking(move || {
             let repo = repo::open(&dir)?;
@@ -182,12 +182,13 @@ impl GitService {
             let mut walk = repo.revwalk()?;
             walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
             walk.push(head.id())?;
-            walk.map(|oid| {
-                let commit = repo.find_commit(oid?)?;
-                Ok(commit_info(&commit))
-            })
-            .collect::<Result<Vec<_>, git2::Error>>()
-            .map_err(GitError::from)
+            walk.take(max.unwrap_or(usize::MAX))
+                .map(|oid| {
+                    let commit = repo.find_commit(oid?)?;
+                    Ok(commit_info(&commit))
+                })
+                .collect::<Result<Vec<_>, git2::Error>>()
+                .map_err(GitError::from)
         })
         .await
     }

@@ -126,7 +126,7 @@ impl McpServer {
         and message.")]
     async fn git_log(&self, Parameters(p): Parameters<GitLog>) -> ToolResult {
         let max = p.max_count.unwrap_or(DEFAULT_LOG).clamp(1, MAX_LOG);
-        reply(self.state.git.log(&repo(p.repo), max).await, |commits| {
+        reply(self.state.git.history(&repo(p.repo), Some(max)).await, |commits| {
             let mut lines: Vec<String> = commits
                 .iter()
                 .map(|c| {
