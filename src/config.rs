@@ -67,6 +67,27 @@ pub struct Config {
     #[arg(long, env = "TOOLBOXD_EXEC_OUTPUT_LIMIT", default_value_t = 10 * 1024 * 1024)]
     pub exec_output_limit: usize,
 
+    /// Command line that starts the desktop's X server (`POST /computeruse/start`); words split
+    /// as a shell would, `$DISPLAY`, `$VNC_RESOLUTION`, `$VNC_PORT`, `$NO_VNC_PORT` expanded.
+    /// Default: `Xvfb $DISPLAY -screen 0 ${VNC_RESOLUTION}x24 -noreset`.
+    #[arg(long, env = "TOOLBOXD_XVFB_COMMAND")]
+    pub xvfb_command: Option<String>,
+
+    /// Command line that starts the desktop session (default `startxfce4`); as --xvfb-command.
+    #[arg(long, env = "TOOLBOXD_XFCE4_COMMAND")]
+    pub xfce4_command: Option<String>,
+
+    /// Command line that starts the VNC server; as --xvfb-command. Default:
+    /// `x11vnc -display $DISPLAY -forever -shared -rfbport $VNC_PORT` (plus `-localhost` when
+    /// the daemon is bound to a loopback address).
+    #[arg(long, env = "TOOLBOXD_X11VNC_COMMAND")]
+    pub x11vnc_command: Option<String>,
+
+    /// Command line that starts noVNC; as --xvfb-command. Default: Debian's
+    /// `/usr/share/novnc/utils/novnc_proxy --vnc localhost:$VNC_PORT --listen $NO_VNC_PORT`
+    /// (listening on 127.0.0.1 only when the daemon is bound to a loopback address).
+    #[arg(long, env = "TOOLBOXD_NOVNC_COMMAND")]
+    pub novnc_command: Option<String>,
     /// SSH and SFTP port; 0 turns the SSH server off.
     #[arg(long, env = "TOOLBOXD_SSH_PORT", default_value_t = 22220)]
     pub ssh_port: u16,
@@ -85,6 +106,11 @@ pub struct Config {
     /// Web terminal port; 0 turns the web terminal off.
     #[arg(long, env = "TOOLBOXD_WEB_TERMINAL_PORT", default_value_t = 22222)]
     pub web_terminal_port: u16,
+
+    /// The desktop helper binary (mouse, keyboard, screenshots). Defaults to `toolboxd-desktop`
+    /// beside this executable, else on PATH.
+    #[arg(long, env = "TOOLBOXD_DESKTOP_HELPER")]
+    pub desktop_helper: Option<PathBuf>,
 
     /// The image's entrypoint: run as the `entrypoint` session.
     #[arg(last = true, value_name = "ENTRYPOINT ARGS")]
@@ -107,10 +133,15 @@ impl std::fmt::Debug for Config {
             .field("idle_timeout_secs", &self.idle_timeout_secs)
             .field("body_timeout_secs", &self.body_timeout_secs)
             .field("exec_output_limit", &self.exec_output_limit)
+            .field("xvfb_command", &self.xvfb_command)
+            .field("xfce4_command", &self.xfce4_command)
+            .field("x11vnc_command", &self.x11vnc_command)
+            .field("novnc_command", &self.novnc_command)
             .field("ssh_port", &self.ssh_port)
             .field("ssh_authorized_keys", &self.ssh_authorized_keys)
             .field("ssh_accept_any", &self.ssh_accept_any)
             .field("web_terminal_port", &self.web_terminal_port)
+            .field("desktop_helper", &self.desktop_helper)
             .field("entrypoint", &self.entrypoint)
             .finish()
     }

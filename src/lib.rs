@@ -4,13 +4,15 @@
 //! - `config`, `state`, `error`, `environment`, `http`: shared pieces every area uses.
 //! - `routes`: the one route table and the OpenAPI document.
 //! - One module per API area, each domain logic plus a thin `routes.rs`: `system`, `fs`, `git`,
-//!   `process::{exec, session, pty, interpreter}`, `lsp`, `port`, `proxy`.
+//!   `process::{exec, session, pty, interpreter}`, `lsp`, `port`, `proxy`,
+//!   `computer_use`.
 //! - `mcp`: the same areas as Model Context Protocol tools (`/mcp` and `toolboxd mcp`).
 //! - Side servers on ports of their own: `ssh` (SSH and SFTP), `web_terminal`.
 //! - `sys`: signals and other platform code.
 //!
 //! `main.rs` only parses the configuration, binds and calls [`run`].
 
+pub mod computer_use;
 pub mod config;
 pub mod environment;
 pub mod error;

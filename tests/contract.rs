@@ -70,7 +70,11 @@ async fn served(daemon: &Daemon, method: &str, path: &str) -> bool {
 
 #[tokio::test]
 async fn openapi_document_matches_the_served_routes_and_the_contract() {
-    let daemon = Daemon::spawn();
+    // Probing `POST /computeruse/start` must not bring a desktop up on this machine's display.
+    let daemon = Daemon::spawn_with(common::Options {
+        env: vec![("TOOLBOXD_XVFB_COMMAND", "/nonexistent/toolboxd-contract-probe")],
+        ..Default::default()
+    });
     let ours: Value = daemon.get("/openapi.json").send().await.unwrap().json().await.unwrap();
     assert!(ours["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "OpenAPI 3 document");
     let documented = operations(&ours);

@@ -17,9 +17,26 @@ what=${1:-all}
 
 # Debian packages the tests drive for real.
 APT_PACKAGES=(git curl procps util-linux file iproute2)
+# The desktop stack's programs (tests/python/test_desktop_stack.py): Xvfb, the contract's xfce4
+# session (about 40 MB, under two minutes to install), x11vnc, noVNC; xdpyinfo checks the display.
+APT_PACKAGES+=(xvfb xfce4 xfce4-session dbus-x11 x11vnc novnc websockify x11-utils)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if ((${#missing[@]})); then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+# Computer use: the desktop helper's build needs these headers (xcap links libxcb, wayland,
+# pipewire, dbus and gbm; bindgen needs clang), and its tests drive a real X server.
+DESKTOP_PACKAGES=(pkg-config libwayland-dev libxcb1-dev libxcb-randr0-dev libdbus-1-dev libpipewire-0.3-dev
+  libgbm-dev libegl-dev libclang-dev clang xvfb xdotool xterm x11-utils openbox)
+if command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for pkg in "${DESKTOP_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
   if ((${#missing[@]})); then
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
@@ -86,9 +103,10 @@ fi
 # The daemon finds python3 (with matplotlib), pylsp and the node tools on this PATH.
 export PATH="$VENV/bin:$NODE_TOOLS/node_modules/.bin:$PATH"
 
-cargo build --locked --all-targets
+# Both binaries (the daemon and its desktop helper) and every test target, built once.
+cargo build --locked --workspace --all-targets
 if [ "$what" = all ] || [ "$what" = --rust ]; then
-  cargo test --locked --no-fail-fast
+  cargo test --locked --workspace --no-fail-fast
   # How much of the 107-operation contract is served (the contract test computes and prints it).
   cargo test --locked --quiet --test contract openapi_document -- --nocapture 2>/dev/null \
     | grep -E '^(implemented|not yet served|extensions)' || true
