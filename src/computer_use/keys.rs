@@ -65,7 +65,7 @@ pub fn parse_key(raw: &str) -> Result<Key, ComputerUseError> {
         }
         if let Some((_, base)) = SHIFTED.iter().find(|(shifted, _)| *shifted == c) {
             return Err(invalid(format!(
-                "it is a shifted symbol: press {base:?} with modifiers [\"shift\"] (hotkey \"shift+{base}\")"
+                "it is a shifted symbol: press \"{base}\" with modifiers [\"shift\"] (hotkey \"shift+{base}\")"
             )));
         }
         return Err(invalid("it is not a key name".to_owned()));
