@@ -6,6 +6,7 @@
 #     bash tests/run.sh --rust     # only the Rust tests
 #     bash tests/run.sh --python   # only the Python (official client) suite
 #     bash tests/run.sh --fuzz     # only the schema fuzz (tests/fuzz/run.sh)
+#     bash tests/run.sh --deps     # only install what the build and the tests need
 #
 # Every set-up step checks that what it made earlier is whole (a venv with its pip, a marker
 # written only after a complete install), so a run interrupted during set-up is repaired by the
@@ -15,28 +16,20 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 what=${1:-all}
 
-# Debian packages the tests drive for real.
+# Debian packages the tests drive for real, installed with one apt run.
 APT_PACKAGES=(git curl procps util-linux file iproute2)
-# The desktop stack's programs (tests/python/test_desktop_stack.py): Xvfb, the contract's xfce4
-# session (about 40 MB, under two minutes to install), x11vnc, noVNC; xdpyinfo checks the display.
-APT_PACKAGES+=(xvfb xfce4 xfce4-session dbus-x11 x11vnc novnc websockify x11-utils)
+# The desktop helper's build (`cargo build --workspace`): xcap links libxcb, wayland, pipewire,
+# dbus and gbm, and bindgen needs clang.
+APT_PACKAGES+=(pkg-config libwayland-dev libxcb1-dev libxcb-randr0-dev libdbus-1-dev libpipewire-0.3-dev
+  libgbm-dev libegl-dev libclang-dev clang)
+# Computer use against a real X server (tests/python/test_computer_use.py, test_desktop_stack.py,
+# the MCP desktop tools): Xvfb, openbox as a light window manager, xterm and xdotool to act and
+# check, x11-utils (xwininfo, xev, xdpyinfo), and the contract's stack: the xfce4 session (about
+# 40 MB, under two minutes to install), x11vnc and noVNC.
+APT_PACKAGES+=(xvfb openbox xterm xdotool x11-utils xfce4 xfce4-session dbus-x11 x11vnc novnc websockify)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-  if ((${#missing[@]})); then
-    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
-fi
-
-# Computer use: the desktop helper's build needs these headers (xcap links libxcb, wayland,
-# pipewire, dbus and gbm; bindgen needs clang), and its tests drive a real X server.
-DESKTOP_PACKAGES=(pkg-config libwayland-dev libxcb1-dev libxcb-randr0-dev libdbus-1-dev libpipewire-0.3-dev
-  libgbm-dev libegl-dev libclang-dev clang xvfb xdotool xterm x11-utils openbox)
-if command -v apt-get >/dev/null 2>&1; then
-  missing=()
-  for pkg in "${DESKTOP_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
   if ((${#missing[@]})); then
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
@@ -100,15 +93,19 @@ if command -v npm >/dev/null 2>&1 && [ ! -d "$ROOT/.tools/playwright/node_module
   npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools/playwright" playwright-core@1 >/dev/null
 fi
 
+[ "$what" = --deps ] && exit 0
+
 # The daemon finds python3 (with matplotlib), pylsp and the node tools on this PATH.
 export PATH="$VENV/bin:$NODE_TOOLS/node_modules/.bin:$PATH"
 
-# Both binaries (the daemon and its desktop helper) and every test target, built once.
+# Both binaries (the daemon and its desktop helper) and every test target, built once. Every cargo
+# call below names --workspace too: with fewer packages selected, cargo unifies dependency
+# features differently and would compile much of the tree a second time.
 cargo build --locked --workspace --all-targets
 if [ "$what" = all ] || [ "$what" = --rust ]; then
   cargo test --locked --workspace --no-fail-fast
   # How much of the 107-operation contract is served (the contract test computes and prints it).
-  cargo test --locked --quiet --test contract openapi_document -- --nocapture 2>/dev/null \
+  cargo test --locked --quiet --workspace --test contract openapi_document -- --nocapture 2>/dev/null \
     | grep -E '^(implemented|not yet served|extensions)' || true
 fi
 if [ "$what" = all ] || [ "$what" = --python ]; then
