@@ -111,6 +111,9 @@ pub struct Config {
     /// beside this executable, else on PATH.
     #[arg(long, env = "TOOLBOXD_DESKTOP_HELPER")]
     pub desktop_helper: Option<PathBuf>,
+    /// Recordings page port (list, play, download and delete screen recordings); 0 turns it off.
+    #[arg(long, env = "TOOLBOXD_RECORDINGS_PORT", default_value_t = 33333)]
+    pub recordings_port: u16,
 
     /// The image's entrypoint: run as the `entrypoint` session.
     #[arg(last = true, value_name = "ENTRYPOINT ARGS")]
@@ -142,6 +145,7 @@ impl std::fmt::Debug for Config {
             .field("ssh_accept_any", &self.ssh_accept_any)
             .field("web_terminal_port", &self.web_terminal_port)
             .field("desktop_helper", &self.desktop_helper)
+            .field("recordings_port", &self.recordings_port)
             .field("entrypoint", &self.entrypoint)
             .finish()
     }

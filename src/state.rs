@@ -40,6 +40,7 @@ pub struct AppState {
     pub proxy: proxy::ProxyService,
     pub computer_use: computer_use::ComputerUseService,
     pub desktop: computer_use::desktop::DesktopService,
+    pub recordings: computer_use::recording::RecordingService,
 }
 
 impl AppState {
@@ -57,6 +58,7 @@ impl AppState {
             proxy: proxy::ProxyService::new(&ctx),
             computer_use: computer_use::ComputerUseService::new(&ctx),
             desktop: computer_use::desktop::DesktopService::new(&ctx),
+            recordings: computer_use::recording::RecordingService::new(&ctx),
             config: ctx.config,
             dirs: ctx.dirs,
             env: ctx.env,
@@ -80,6 +82,7 @@ impl AppState {
             self.proxy.shutdown(),
             self.computer_use.shutdown(),
             self.desktop.shutdown(),
+            self.recordings.shutdown(),
         );
     }
 }

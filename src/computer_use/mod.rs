@@ -20,6 +20,8 @@ pub mod error;
 pub mod helper;
 pub mod input;
 pub mod keys;
+/// Screen recordings (`/computeruse/recordings`): ffmpeg and an X display, no desktop helper.
+pub mod recording;
 pub mod routes;
 pub mod types;
 
