@@ -1,25 +1,33 @@
 """The desktop stack (`/computeruse/start|stop|status|process-status|process/...`) through the
 official daytona==0.226.1 SDK `ComputerUse`, against real Xvfb, xfce4, x11vnc and noVNC started
 by the real daemon on a free display and free ports. Effects are checked on the X display
-(`xdpyinfo`), on the VNC port (an RFB handshake), on noVNC's web page and in /proc."""
+(`xdpyinfo`), on the VNC port (an RFB handshake, and a real VNC client's capture of the
+screen), on noVNC's web page and in /proc."""
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import pathlib
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import httpx
 import pytest
 from daytona.common.errors import DaytonaError
 
-from conftest import make_api_client
+from conftest import BINARY, make_api_client
 
 NOVNC_LAUNCHER = pathlib.Path("/usr/share/novnc/utils/novnc_proxy")
+# vncdotool's command-line client (tests/python/requirements.txt), beside this Python.
+VNCDO = pathlib.Path(sys.executable).with_name("vncdo")
+HELPER = pathlib.Path(BINARY).with_name("toolboxd-desktop")
 
 
 def missing_x_stack() -> str | None:
@@ -318,3 +326,64 @@ def test_status_of_a_stack_never_started(daemon):
     assert cu.get_process_logs("novnc").logs == ""
     stopped = cu.stop()
     assert stopped.status["xvfb"].running is False
+
+
+def window_geometry(display: str, title: str) -> dict[str, int] | None:
+    """The absolute geometry of the visible window titled `title`, once it is mapped."""
+    env = {**os.environ, "DISPLAY": display}
+    found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", f"^{title}$"],
+                           env=env, capture_output=True, text=True).stdout.split()
+    if not found:
+        return None
+    subprocess.run(["xdotool", "windowactivate", "--sync", found[0]], env=env, capture_output=True, timeout=20)
+    info = subprocess.run(["xwininfo", "-id", found[0]], env=env, capture_output=True, text=True).stdout
+    grab = lambda label: int(re.search(rf"{label}:\s+(-?\d+)", info).group(1))  # noqa: E731
+    return {"x": grab("Absolute upper-left X"), "y": grab("Absolute upper-left Y"),
+            "width": grab("Width"), "height": grab("Height")}
+
+
+@needs_x_stack
+def test_a_vnc_client_and_the_screenshot_api_see_the_same_red_window(start_daemon, tmp_path):
+    missing = [what for what, there in [(str(VNCDO), VNCDO.exists()), ("xterm", shutil.which("xterm")),
+                                        ("xdotool", shutil.which("xdotool")), (str(HELPER), HELPER.is_file())]
+               if not there]
+    if missing:
+        reason = f"SKIPPED: {', '.join(missing)} missing (tests/run.sh installs them; cargo build --workspace)"
+        print(reason)
+        pytest.skip(reason)
+    from PIL import Image
+
+    env = stack_env()
+    d = start_daemon(env=env)
+    cu = computer_use(d)
+    cu.start()
+    title = "toolboxd-vnc-red"
+    painter = subprocess.Popen(
+        ["xterm", "-T", title, "-geometry", "30x8+40+80", "-bg", "red", "-fg", "red", "-cr", "red", "-e", "sleep", "600"],
+        env={**os.environ, "DISPLAY": env["DISPLAY"]}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        g = wait_for(lambda: window_geometry(env["DISPLAY"], title), "the red xterm to be mapped")
+        centre = (g["x"] + g["width"] // 2, g["y"] + g["height"] // 2)
+        outside = (g["x"] + g["width"] + 60, g["y"] + g["height"] + 60)
+        cu.mouse.move(1000, 740)  # keep the pointer out of the picture
+
+        # A real VNC client: RFB handshake, framebuffer request, the screen written as a PNG.
+        capture = tmp_path / "vnc.png"
+        subprocess.run([str(VNCDO), "-s", f"127.0.0.1::{env['VNC_PORT']}", "capture", str(capture)],
+                       check=True, capture_output=True, timeout=120)
+        seen = Image.open(capture).convert("RGB")
+        assert seen.size == (1024, 768), "the VNC framebuffer is VNC_RESOLUTION"
+        assert seen.getpixel(centre) == (255, 0, 0), (centre, seen.getpixel(centre))
+        assert seen.getpixel(outside) != (255, 0, 0)
+
+        # The daemon's own screenshot of the stack's display shows the same.
+        shot = cu.screenshot.take_full_screen()
+        taken = Image.open(io.BytesIO(base64.b64decode(shot.screenshot))).convert("RGB")
+        assert taken.size == (1024, 768)
+        assert taken.getpixel(centre) == (255, 0, 0) and taken.getpixel(outside) != (255, 0, 0)
+    finally:
+        painter.terminate()
+        painter.wait(timeout=10)
+        cu.stop()
+    assert cu.get_status().status == "inactive"
