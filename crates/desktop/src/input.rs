@@ -1,7 +1,8 @@
 //! Mouse and keyboard through enigo (its x11rb backend: XTEST events, no libxdo or libX11).
 //!
-//! Keys are sent as X keysyms, so a key means the same on any layout that has it; a character
-//! missing from the layout is bound to a spare keycode by enigo. Modifiers held around a click,
+//! Keys are sent as X keysyms, so a key means the same on any layout that has it. Typed ASCII
+//! uses the US layout's keys (with shift where the US layout needs it); other characters are
+//! bound to a spare keycode by enigo. Modifiers held around a click,
 //! drag, scroll or key press are released again even when the action in between fails.
 
 use std::thread::sleep;
@@ -123,16 +124,34 @@ impl Input {
                     sleep(delay);
                 }
             }
-            if delay.is_zero() {
-                self.enigo.text(line).map_err(failed)?;
-                continue;
-            }
             for c in line.chars() {
-                self.enigo.key(enigo::Key::Unicode(c), Direction::Click).map_err(failed)?;
-                sleep(delay);
+                self.type_char(c)?;
+                if !delay.is_zero() {
+                    sleep(delay);
+                }
             }
         }
         Ok(())
+    }
+
+    /// Types one character. ASCII goes through the keys the keymap already has (shift held for
+    /// capitals and shifted symbols); only other characters are bound to a spare keycode. Binding
+    /// keycodes for ASCII would race: enigo rebinds its few spare keycodes while a client still
+    /// reads earlier key events with the old mapping, and characters get lost under load.
+    fn type_char(&mut self, c: char) -> Result<(), HelperError> {
+        let Some((keysym, shifted)) = us_key(c) else {
+            return self.enigo.key(enigo::Key::Unicode(c), Direction::Click).map_err(failed);
+        };
+        let shift = enigo::Key::Other(keysym::SHIFT_L);
+        if shifted {
+            self.enigo.key(shift, Direction::Press).map_err(failed)?;
+        }
+        let typed = self.enigo.key(enigo::Key::Other(keysym), Direction::Click).map_err(failed);
+        let released = match shifted {
+            true => self.enigo.key(shift, Direction::Release).map_err(failed),
+            false => Ok(()),
+        };
+        typed.and(released)
     }
 
     /// Runs `action` with `modifiers` held, releasing them in reverse order afterwards.
@@ -180,6 +199,21 @@ fn key_of(key: Key) -> enigo::Key {
 }
 
 /// X keysyms (from X11/keysymdef.h) of the keys the grammar names.
+/// The key of an ASCII character on a US layout (its keysym equals the character's code) and
+/// whether shift makes the character; `None` for anything else.
+fn us_key(c: char) -> Option<(u32, bool)> {
+    const SHIFTED: &str = "!@#$%^&*()_+{}|:\"<>?~";
+    const BASES: &str = "1234567890-=[]\\;',./`";
+    match c {
+        'a'..='z' | '0'..='9' | ' ' => Some((c as u32, false)),
+        'A'..='Z' => Some((c.to_ascii_lowercase() as u32, true)),
+        _ if BASES.contains(c) => Some((c as u32, false)),
+        _ => {
+            SHIFTED.chars().position(|s| s == c).and_then(|i| BASES.chars().nth(i)).map(|b| (b as u32, true))
+        }
+    }
+}
+
 mod keysym {
     pub(super) const RETURN: u32 = 0xff0d;
     pub(super) const BACKSPACE: u32 = 0xff08;
@@ -266,5 +300,26 @@ fn named_keysym(key: NamedKey) -> u32 {
         NamedKey::RShift => SHIFT_R,
         NamedKey::Cmd | NamedKey::LCmd => SUPER_L,
         NamedKey::RCmd => SUPER_R,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_is_typed_with_the_us_layout_keys() {
+        assert_eq!(us_key('a'), Some(('a' as u32, false)));
+        assert_eq!(us_key('Q'), Some(('q' as u32, true)));
+        assert_eq!(us_key(' '), Some((0x20, false)));
+        assert_eq!(us_key('+'), Some(('=' as u32, true)));
+        assert_eq!(us_key('"'), Some(('\'' as u32, true)));
+        assert_eq!(us_key('|'), Some(('\\' as u32, true)));
+        assert_eq!(us_key('~'), Some(('`' as u32, true)));
+        assert_eq!(us_key('\\'), Some(('\\' as u32, false)));
+        assert_eq!(us_key('é'), None);
+        for c in (0x20u8..0x7f).map(char::from) {
+            assert!(us_key(c).is_some(), "{c:?} has no key");
+        }
     }
 }
