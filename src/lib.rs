@@ -11,6 +11,7 @@
 //!
 //! `main.rs` only parses the configuration, binds and calls [`run`].
 
+pub mod computer_use;
 pub mod config;
 pub mod environment;
 pub mod error;

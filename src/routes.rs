@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::http::middleware;
 use crate::state::AppState;
-use crate::{fs, git, lsp, mcp, port, process, proxy, system};
+use crate::{computer_use, fs, git, lsp, mcp, port, process, proxy, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,6 +41,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(lsp::routes::router())
         .merge(port::routes::router())
         .merge(proxy::routes::router())
+        .merge(computer_use::recording::routes::router())
 }
 
 /// The OpenAPI document the daemon serves at `/openapi.json`.

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Dirs};
 use crate::environment::Environment;
-use crate::{fs, git, lsp, port, process, proxy, system};
+use crate::{computer_use, fs, git, lsp, port, process, proxy, system};
 
 /// What every area service is built from.
 #[derive(Debug, Clone)]
@@ -38,6 +38,7 @@ pub struct AppState {
     pub lsp: lsp::LspService,
     pub port: port::PortService,
     pub proxy: proxy::ProxyService,
+    pub recordings: computer_use::recording::RecordingService,
 }
 
 impl AppState {
@@ -53,6 +54,7 @@ impl AppState {
             lsp: lsp::LspService::new(&ctx),
             port: port::PortService::new(&ctx),
             proxy: proxy::ProxyService::new(&ctx),
+            recordings: computer_use::recording::RecordingService::new(&ctx),
             config: ctx.config,
             dirs: ctx.dirs,
             env: ctx.env,
@@ -74,6 +76,7 @@ impl AppState {
             self.lsp.shutdown(),
             self.port.shutdown(),
             self.proxy.shutdown(),
+            self.recordings.shutdown(),
         );
     }
 }

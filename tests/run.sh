@@ -82,6 +82,18 @@ if command -v apt-get >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 fi
+# Screen recordings (tests/python/test_recording.py, tests/recordings_page.rs): ffmpeg records
+# an Xvfb display whose colour xsetroot changes; ffprobe checks the MP4.
+RECORDING_APT=(ffmpeg xvfb x11-xserver-utils)
+if command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for pkg in "${RECORDING_APT[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if ((${#missing[@]})); then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
 if command -v npm >/dev/null 2>&1 && [ ! -d "$ROOT/.tools/playwright/node_modules/playwright-core" ]; then
   mkdir -p "$ROOT/.tools/playwright"
   npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools/playwright" playwright-core@1 >/dev/null

@@ -332,14 +332,15 @@ async fn download_file(
         |name: header::HeaderName| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let download =
         fs.download(&shown, header_text(header::RANGE), header_text(header::IF_MODIFIED_SINCE)).await?;
-    download_response(&paths::base(&shown), download)
+    download_response(&paths::base(&shown), "application/octet-stream", download)
 }
 
-/// The headers `http.ServeFile` sends plus the contract's attachment headers.
-fn download_response(name: &str, download: Download) -> ApiResult<Response> {
+/// The headers `http.ServeFile` sends plus the contract's attachment headers. Also serves
+/// recordings (`computer_use::recording::routes`, the recordings page) with their own type.
+pub fn download_response(name: &str, content_type: &str, download: Download) -> ApiResult<Response> {
     let builder = |modified: Option<std::time::SystemTime>| {
         let builder = Response::builder()
-            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .header(header::CONTENT_TYPE, content_type)
             .header(header::CONTENT_DISPOSITION, format!("attachment; {}", download::filename_params(name)))
             .header("Content-Description", "File Transfer")
             .header("Content-Transfer-Encoding", "binary")
