@@ -86,6 +86,10 @@ pub struct Config {
     #[arg(long, env = "TOOLBOXD_WEB_TERMINAL_PORT", default_value_t = 22222)]
     pub web_terminal_port: u16,
 
+    /// Recordings page port (list, play, download and delete screen recordings); 0 turns it off.
+    #[arg(long, env = "TOOLBOXD_RECORDINGS_PORT", default_value_t = 33333)]
+    pub recordings_port: u16,
+
     /// The image's entrypoint: run as the `entrypoint` session.
     #[arg(last = true, value_name = "ENTRYPOINT ARGS")]
     pub entrypoint: Vec<String>,
@@ -111,6 +115,7 @@ impl std::fmt::Debug for Config {
             .field("ssh_authorized_keys", &self.ssh_authorized_keys)
             .field("ssh_accept_any", &self.ssh_accept_any)
             .field("web_terminal_port", &self.web_terminal_port)
+            .field("recordings_port", &self.recordings_port)
             .field("entrypoint", &self.entrypoint)
             .finish()
     }

@@ -6,7 +6,7 @@
 //! - One module per API area, each domain logic plus a thin `routes.rs`: `system`, `fs`, `git`,
 //!   `process::{exec, session, pty, interpreter}`, `lsp`, `port`, `proxy`.
 //! - `mcp`: the same areas as Model Context Protocol tools (`/mcp` and `toolboxd mcp`).
-//! - Side servers on ports of their own: `ssh` (SSH and SFTP), `web_terminal`.
+//! - Side servers on ports of their own: `ssh` (SSH and SFTP), `web_terminal`, `recordings_page`.
 //! - `sys`: signals and other platform code.
 //!
 //! `main.rs` only parses the configuration, binds and calls [`run`].
@@ -23,6 +23,7 @@ pub mod mcp;
 pub mod port;
 pub mod process;
 pub mod proxy;
+pub mod recordings_page;
 pub mod routes;
 pub mod ssh;
 pub mod state;
@@ -70,8 +71,9 @@ pub async fn run(
 
     let stop = CancellationToken::new();
     let server = tokio::spawn(http::server::serve(listener, app, timeouts, stop.clone()));
-    // Side servers (SSH, web terminal) stop when `state.shutdown` is cancelled.
-    let side_servers = [ssh::start(&state).await, web_terminal::start(&state).await];
+    // Side servers (SSH, web terminal, recordings page) stop when `state.shutdown` is cancelled.
+    let side_servers =
+        [ssh::start(&state).await, web_terminal::start(&state).await, recordings_page::start(&state).await];
 
     shutdown.await;
     tracing::info!("shutting down: draining requests for at most {}s", deadline.as_secs());

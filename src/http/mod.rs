@@ -5,6 +5,7 @@
 //! Nothing here knows about files, git or processes.
 
 pub mod extract;
+pub mod login;
 pub mod middleware;
 pub mod sdk;
 pub mod server;

@@ -1,10 +1,9 @@
 //! The web terminal (port 22222, `--web-terminal-port`; 0 turns it off): `GET /` serves an
 //! xterm.js page, `GET /ws` a shell in a terminal per socket, so every browser tab has its own.
 //!
-//! With `--token` the terminal is closed to anyone without it. Browsers cannot put headers on a
-//! websocket, so `GET /` answers a login form; `POST /login` with the right token sets an
-//! HttpOnly, SameSite=Strict cookie carrying a random key made at start (never the token), and
-//! `/ws` accepts that cookie (from a page of the same origin) or `Authorization: Bearer <token>`.
+//! With `--token` the terminal is closed to anyone without it: `GET /` answers the login form of
+//! `http::login`, and `/ws` accepts its cookie (from a page of the same origin) or
+//! `Authorization: Bearer <token>`.
 //!
 //! Shells run in the work dir with the daemon's environment and die with their socket
 //! (`ssh::child`). `assets` finds xterm.js, `socket` speaks the protocol, `page` holds the HTML.
@@ -22,16 +21,16 @@ use axum::Router;
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::{SinkExt, StreamExt};
-use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::environment::Environment;
 use crate::error::ApiError;
+use crate::http::login::{BrowserLogin, LoginForm, same_origin};
 use crate::http::ws::Ws;
 use crate::ssh::child::{Child, Spec, Terminal};
 use crate::state::AppState;
@@ -46,9 +45,7 @@ pub const COOKIE: &str = "toolboxd_terminal";
 pub struct WebTerminal {
     env: Environment,
     work: PathBuf,
-    token: Option<Arc<str>>,
-    /// The cookie's value: random per start, so a restart logs everyone out.
-    cookie_key: Arc<str>,
+    login: BrowserLogin,
     terminals: Arc<Semaphore>,
     shutdown: CancellationToken,
 }
@@ -71,12 +68,11 @@ pub async fn start(state: &AppState) -> Option<JoinHandle<()>> {
     let terminal = WebTerminal {
         env: state.env.clone(),
         work: state.dirs.work.clone(),
-        token: state.config.token.clone().filter(|t| !t.is_empty()).map(Arc::from),
-        cookie_key: Arc::from(random_key()),
+        login: BrowserLogin::new(state.config.token.as_deref(), COOKIE, "Terminal"),
         terminals: Arc::new(Semaphore::new(MAX_TERMINALS)),
         shutdown: state.shutdown.clone(),
     };
-    let login = if terminal.token.is_some() { "the token is required" } else { "open (no --token)" };
+    let login = if terminal.login.token_required() { "the token is required" } else { "open (no --token)" };
     tracing::info!("web terminal listening on {addr}; {login}");
     let shutdown = state.shutdown.clone();
     let app = app(terminal);
@@ -101,55 +97,9 @@ pub fn app(terminal: WebTerminal) -> Router {
         .with_state(terminal)
 }
 
-fn random_key() -> String {
-    let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn equal(a: &str, b: &str) -> bool {
-    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-impl WebTerminal {
-    /// Whether the request may open a terminal: no token configured, the bearer token, or the
-    /// login cookie.
-    fn authorized(&self, headers: &HeaderMap) -> bool {
-        let Some(token) = self.token.as_deref() else { return true };
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        if bearer.is_some_and(|bearer| equal(bearer, token)) {
-            return true;
-        }
-        cookie(headers, COOKIE).is_some_and(|value| equal(&value, &self.cookie_key))
-    }
-}
-
-/// The value of cookie `name`, if the request carries it.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
-}
-
-/// A cross-site page must not open a terminal with the visitor's cookie: when the browser says
-/// where the page came from, it must be this server.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    origin_host.eq_ignore_ascii_case(host)
-}
-
 async fn index(State(terminal): State<WebTerminal>, headers: HeaderMap) -> Response {
-    if !terminal.authorized(&headers) {
-        return Html(page::login(None)).into_response();
+    if !terminal.login.authorized(&headers) {
+        return Html(terminal.login.form(None)).into_response();
     }
     match assets::get() {
         Ok(_) => Html(page::TERMINAL).into_response(),
@@ -157,20 +107,8 @@ async fn index(State(terminal): State<WebTerminal>, headers: HeaderMap) -> Respo
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct LoginForm {
-    #[serde(default)]
-    token: String,
-}
-
 async fn login(State(terminal): State<WebTerminal>, Form(form): Form<LoginForm>) -> Response {
-    let Some(token) = terminal.token.as_deref() else { return Redirect::to("/").into_response() };
-    if !equal(&form.token, token) {
-        tracing::warn!("web terminal: refused a login with a wrong token");
-        return (StatusCode::UNAUTHORIZED, Html(page::login(Some("Wrong token.")))).into_response();
-    }
-    let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", terminal.cookie_key);
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+    terminal.login.login(&form.token)
 }
 
 async fn script() -> Response {
@@ -197,7 +135,7 @@ async fn connect(
     headers: HeaderMap,
     ws: Ws,
 ) -> Result<Response, ApiError> {
-    if !terminal.authorized(&headers) {
+    if !terminal.login.authorized(&headers) {
         return Err(ApiError::unauthorized("log in at / or send Authorization: Bearer <token>"));
     }
     if !same_origin(&headers) {

@@ -1,6 +1,7 @@
-//! The web terminal's HTML: the terminal page, the login form and the page shown when xterm.js
-//! is not installed.
+//! The web terminal's HTML: the terminal page and the page shown when xterm.js is not
+//! installed (the login form is `http::login`'s).
 
+use crate::http::login::escape;
 use crate::web_terminal::assets::{JS_DIR, MODULES_DIR, PACKAGES};
 
 /// The terminal: xterm.js fitted to the window, one websocket per page (so per tab). Sizes go
@@ -39,31 +40,6 @@ pub const TERMINAL: &str = r#"<!doctype html>
 </body>
 </html>
 "#;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// The login form; `error` says why the last attempt failed.
-pub fn login(error: Option<&str>) -> String {
-    let error = error.map(|e| format!("<p class=\"error\">{}</p>", escape(e))).unwrap_or_default();
-    format!(
-        r#"<!doctype html>
-<html>
-<head><meta charset="utf-8"><title>toolboxd terminal: log in</title>
-<style>body {{ font-family: sans-serif; margin: 3em; }} .error {{ color: #b00; }}</style></head>
-<body>
-<h1>Terminal</h1>
-{error}
-<form method="post" action="login">
-<label>Token <input type="password" name="token" autofocus autocomplete="current-password"></label>
-<button type="submit">Log in</button>
-</form>
-</body>
-</html>
-"#
-    )
-}
 
 /// Said instead of the terminal when xterm.js cannot be found.
 pub fn missing(detail: &str) -> String {

@@ -47,6 +47,7 @@ impl Daemon {
             // default ports are fixed and tests run in parallel.
             .env("TOOLBOXD_SSH_PORT", "0")
             .env("TOOLBOXD_WEB_TERMINAL_PORT", "0")
+            .env("TOOLBOXD_RECORDINGS_PORT", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

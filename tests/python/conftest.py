@@ -40,7 +40,7 @@ class Daemon:
         child_env = dict(os.environ)
         child_env.pop("TOOLBOXD_TOKEN", None)
         # Side servers (SSH, web terminal) have fixed default ports; off unless a test asks.
-        child_env.update({"TOOLBOXD_SSH_PORT": "0", "TOOLBOXD_WEB_TERMINAL_PORT": "0"})
+        child_env.update({"TOOLBOXD_SSH_PORT": "0", "TOOLBOXD_WEB_TERMINAL_PORT": "0", "TOOLBOXD_RECORDINGS_PORT": "0"})
         child_env.update(env or {})
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=child_env, text=True)
         self.addr = self._read_address(timeout=20)
