@@ -7,6 +7,10 @@
 #     bash tests/run.sh --python   # only the Python (official client) suite
 #     bash tests/run.sh --fuzz     # only the schema fuzz (tests/fuzz/run.sh)
 #
+# Both test tiers run: the fast one (plain `cargo test`: unit and in-process router tests) and
+# the slow one (`--features slow-tests`: the real binary, language servers, GiB transfers, and
+# the official clients). Skipped tests are listed and counted at the end.
+#
 # Every set-up step checks that what it made earlier is whole (a venv with its pip, a marker
 # written only after a complete install), so a run interrupted during set-up is repaired by the
 # next one.
@@ -98,15 +102,32 @@ fi
 # The daemon finds python3 (with matplotlib), pylsp and the node tools on this PATH.
 export PATH="$VENV/bin:$NODE_TOOLS/node_modules/.bin:$PATH"
 
-cargo build --locked --all-targets
+# Every skipped test writes a "SKIPPED <test>: <reason>" line here (tests/common `skip`, and
+# pytest's -rs summary below); the list and its count are printed however the run ends.
+SKIP_LOG=$(mktemp)
+export TOOLBOXD_SKIP_LOG=$SKIP_LOG
+report_skips() {
+  echo "SKIPPED: $(grep -c . "$SKIP_LOG" || true) test(s)"
+  sed 's/^/  /' "$SKIP_LOG"
+  rm -f "$SKIP_LOG"
+}
+trap report_skips EXIT
+
+cargo build --locked --all-targets --features slow-tests
 if [ "$what" = all ] || [ "$what" = --rust ]; then
-  cargo test --locked --no-fail-fast
+  cargo test --locked --no-fail-fast --features slow-tests
   # How much of the 107-operation contract is served (the contract test computes and prints it).
-  cargo test --locked --quiet --test contract openapi_document -- --nocapture 2>/dev/null \
-    | grep -E '^(implemented|not yet served|extensions)' || true
+  TOOLBOXD_SKIP_LOG=/dev/null cargo test --locked --quiet --features slow-tests --test contract openapi_document \
+    -- --nocapture 2>/dev/null | grep -E '^(implemented|not yet served|extensions)' || true
 fi
 if [ "$what" = all ] || [ "$what" = --python ]; then
-  TOOLBOXD_BIN=$ROOT/target/debug/toolboxd "$VENV/bin/python" -m pytest tests/python -q -rs
+  py_log=$(mktemp)
+  py_status=0
+  TOOLBOXD_BIN=$ROOT/target/debug/toolboxd "$VENV/bin/python" -m pytest tests/python -q -rs \
+    | tee "$py_log" || py_status=$?
+  grep '^SKIPPED' "$py_log" >> "$SKIP_LOG" || true
+  rm -f "$py_log"
+  [ "$py_status" = 0 ] || exit "$py_status"
 fi
 if [ "$what" = all ] || [ "$what" = --fuzz ]; then
   TOOLBOXD_BIN=$ROOT/target/debug/toolboxd SCHEMATHESIS=$FUZZ_VENV/bin/schemathesis bash tests/fuzz/run.sh

@@ -1,11 +1,12 @@
 //! HTTP plumbing shared by every area: extractors whose rejections speak the error envelope,
 //! the middleware stack (envelope rendering, panic catching, auth), the connection server with
-//! its timeouts, and small wire helpers.
+//! its timeouts, the client-version gates and the websocket loops.
 //!
 //! Nothing here knows about files, git or processes.
 
 pub mod extract;
 pub mod login;
 pub mod middleware;
+pub mod sdk;
 pub mod server;
 pub mod ws;

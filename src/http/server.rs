@@ -26,8 +26,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
-use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -104,7 +104,7 @@ async fn serve_connection(
     let io = TokioIo::new(Counted { inner: tcp, activity: Arc::clone(&activity) });
     let service = {
         let started = Arc::clone(&activity);
-        app.map_request(move |request: http::Request<Incoming>| {
+        app.map_request(move |request: axum::http::Request<Incoming>| {
             started.started.fetch_add(1, Ordering::Relaxed);
             let mut request = request.map(|body| Body::new(BodyTimeout::new(body, timeouts.body)));
             request.extensions_mut().insert(ConnectInfo(remote));
