@@ -34,7 +34,6 @@ pub mod web_terminal;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -52,11 +51,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let deadline = config.shutdown_timeout();
-    let timeouts = http::server::Timeouts {
-        header_read: Duration::from_secs(config.header_read_timeout_secs),
-        idle: Duration::from_secs(config.idle_timeout_secs),
-        body: Duration::from_secs(config.body_timeout_secs),
-    };
+    let timeouts = http::server::Timeouts::from_config(&config);
     // With `--port 0` the configuration learns the port actually bound: the preview proxy
     // refuses to forward to it.
     let mut config = config;
@@ -71,7 +66,12 @@ pub async fn run(
     let app = routes::app(state.clone());
 
     let stop = CancellationToken::new();
+    let local = listener.local_addr()?;
     let server = tokio::spawn(http::server::serve(listener, app, timeouts, stop.clone()));
+    // Said only now, with the state and routes built and the accept loop running, so whoever
+    // waits for this line can send a request at once.
+    tracing::info!(work_dir = %state.dirs.work.display(), "toolboxd {} listening on {local}", system::VERSION);
+    announce_listening(local)?;
     // Side servers (SSH, web terminal, recordings page) stop when `state.shutdown` is cancelled.
     let side_servers =
         [ssh::start(&state).await, web_terminal::start(&state).await, recordings_page::start(&state).await];
@@ -93,4 +93,12 @@ pub async fn run(
         Ok(Err(join)) => Err(std::io::Error::other(join)),
         Err(_) => Ok(()),
     }
+}
+
+/// The one line on stdout: supervisors and tests wait for it to learn the bound address.
+fn announce_listening(local: std::net::SocketAddr) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {local}")?;
+    stdout.flush()
 }

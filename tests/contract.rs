@@ -25,10 +25,31 @@ const CLIENT_ONLY_OPERATIONS: [(&str, &str); 4] = [
 
 const METHODS: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
 
-fn contract_document() -> Option<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/contract/toolbox-openapi.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
+/// The pinned contract document: `$TOOLBOXD_CONTRACT_DIR/toolbox-openapi.json`, else
+/// `shared/contract/toolbox-openapi.json` beside the repository or one of its parents. A
+/// missing or unreadable contract fails the test: a comparison that cannot run must not pass.
+fn contract_document() -> Value {
+    const FILE: &str = "toolbox-openapi.json";
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let path = match std::env::var_os("TOOLBOXD_CONTRACT_DIR") {
+        Some(dir) => PathBuf::from(dir).join(FILE),
+        None => manifest
+            .ancestors()
+            .skip(1)
+            .map(|dir| dir.join("shared/contract").join(FILE))
+            .find(|path| path.is_file())
+            .unwrap_or_else(|| {
+                panic!(
+                    "the pinned contract is missing: no shared/contract/{FILE} beside {} or a parent; \
+                     set TOOLBOXD_CONTRACT_DIR to the directory that holds it",
+                    manifest.display()
+                )
+            }),
+    };
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|err| panic!("the pinned contract {} cannot be read: {err}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("the pinned contract {} is not JSON: {err}", path.display()))
 }
 
 fn operations(document: &Value) -> BTreeSet<(String, String)> {
@@ -83,12 +104,7 @@ async fn openapi_document_matches_the_served_routes_and_the_contract() {
         assert!(served(&daemon, method, path).await, "documented but not served: {method} {path}");
     }
 
-    let Some(contract) = contract_document() else {
-        eprintln!(
-            "SKIPPED contract comparison: ../shared/contract/toolbox-openapi.json is not beside the repo"
-        );
-        return;
-    };
+    let contract = contract_document();
     let mut contract_ops = operations(&contract);
     contract_ops.extend(CLIENT_ONLY_OPERATIONS.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())));
     assert_eq!(contract_ops.len(), 107, "the pinned contract has 107 operations");
@@ -114,10 +130,7 @@ async fn openapi_document_matches_the_served_routes_and_the_contract() {
 
 #[tokio::test]
 async fn contract_operation_ids_are_kept() {
-    let Some(contract) = contract_document() else {
-        eprintln!("SKIPPED: ../shared/contract/toolbox-openapi.json is not beside the repo");
-        return;
-    };
+    let contract = contract_document();
     let daemon = Daemon::spawn();
     let ours: Value = daemon.get("/openapi.json").send().await.unwrap().json().await.unwrap();
     for (path, item) in ours["paths"].as_object().unwrap() {

@@ -264,7 +264,7 @@ fn skip() -> bool {
     if have("git") {
         return false;
     }
-    eprintln!("SKIPPED: the git CLI is needed to check effects");
+    common::skip("the git CLI is needed to check effects");
     true
 }
 

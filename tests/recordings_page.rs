@@ -57,13 +57,13 @@ impl Drop for Xvfb {
 fn recording_machine() -> Option<Xvfb> {
     for tool in ["Xvfb", "xsetroot", "ffmpeg"] {
         if !have(tool) {
-            eprintln!("SKIPPED: {tool} is not installed (tests/run.sh installs it)");
+            common::skip(&format!("{tool} is not installed (tests/run.sh installs it)"));
             return None;
         }
     }
     let xvfb = Xvfb::start();
     if xvfb.is_none() {
-        eprintln!("SKIPPED: Xvfb could not start");
+        common::skip("Xvfb could not start");
     }
     xvfb
 }
@@ -220,9 +220,7 @@ async fn a_browser_logs_in_plays_a_recording_and_deletes_it() {
     skip_unless!(have("node"), "node is not installed");
     skip_unless!(std::path::Path::new("/usr/bin/chromium").exists(), "Debian's chromium is not installed");
     let Some(playwright) = playwright_dir() else {
-        eprintln!(
-            "SKIPPED: playwright-core is not installed in .tools/playwright (tests/run.sh installs it)"
-        );
+        common::skip("playwright-core is not installed in .tools/playwright (tests/run.sh installs it)");
         return;
     };
     let Some(xvfb) = recording_machine() else { return };

@@ -8,6 +8,10 @@
 #     bash tests/run.sh --fuzz     # only the schema fuzz (tests/fuzz/run.sh)
 #     bash tests/run.sh --deps     # only install what the build and the tests need
 #
+# Both test tiers run: the fast one (plain `cargo test`: unit and in-process router tests) and
+# the slow one (`--features slow-tests`: the real binary, language servers, GiB transfers, and
+# the official clients). Skipped tests are listed and counted at the end.
+#
 # Every set-up step checks that what it made earlier is whole (a venv with its pip, a marker
 # written only after a complete install), so a run interrupted during set-up is repaired by the
 # next one.
@@ -110,18 +114,35 @@ fi
 # The daemon finds python3 (with matplotlib), pylsp and the node tools on this PATH.
 export PATH="$VENV/bin:$NODE_TOOLS/node_modules/.bin:$PATH"
 
+# Every skipped test writes a "SKIPPED <test>: <reason>" line here (tests/common `skip`, and
+# pytest's -rs summary below); the list and its count are printed however the run ends.
+SKIP_LOG=$(mktemp)
+export TOOLBOXD_SKIP_LOG=$SKIP_LOG
+report_skips() {
+  echo "SKIPPED: $(grep -c . "$SKIP_LOG" || true) test(s)"
+  sed 's/^/  /' "$SKIP_LOG"
+  rm -f "$SKIP_LOG"
+}
+trap report_skips EXIT
+
 # Both binaries (the daemon and its desktop helper) and every test target, built once. Every cargo
 # call below names --workspace too: with fewer packages selected, cargo unifies dependency
 # features differently and would compile much of the tree a second time.
-cargo build --locked --workspace --all-targets
+cargo build --locked --workspace --all-targets --features slow-tests
 if [ "$what" = all ] || [ "$what" = --rust ]; then
-  cargo test --locked --workspace --no-fail-fast
+  cargo test --locked --workspace --no-fail-fast --features slow-tests
   # How much of the 107-operation contract is served (the contract test computes and prints it).
-  cargo test --locked --quiet --workspace --test contract openapi_document -- --nocapture 2>/dev/null \
-    | grep -E '^(implemented|not yet served|extensions)' || true
+  TOOLBOXD_SKIP_LOG=/dev/null cargo test --locked --quiet --workspace --features slow-tests --test contract openapi_document \
+    -- --nocapture 2>/dev/null | grep -E '^(implemented|not yet served|extensions)' || true
 fi
 if [ "$what" = all ] || [ "$what" = --python ]; then
-  TOOLBOXD_BIN=$ROOT/target/debug/toolboxd "$VENV/bin/python" -m pytest tests/python -q -rs
+  py_log=$(mktemp)
+  py_status=0
+  TOOLBOXD_BIN=$ROOT/target/debug/toolboxd "$VENV/bin/python" -m pytest tests/python -q -rs \
+    | tee "$py_log" || py_status=$?
+  grep '^SKIPPED' "$py_log" >> "$SKIP_LOG" || true
+  rm -f "$py_log"
+  [ "$py_status" = 0 ] || exit "$py_status"
 fi
 if [ "$what" = all ] || [ "$what" = --fuzz ]; then
   TOOLBOXD_BIN=$ROOT/target/debug/toolboxd SCHEMATHESIS=$FUZZ_VENV/bin/schemathesis bash tests/fuzz/run.sh

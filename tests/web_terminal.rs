@@ -143,9 +143,7 @@ fn a_browser_types_into_the_terminal_and_resizes_it() {
         "xterm.js (libjs-xterm, node-xterm) is not installed"
     );
     let Some(playwright) = playwright_dir() else {
-        eprintln!(
-            "SKIPPED: playwright-core is not installed in .tools/playwright (tests/run.sh installs it)"
-        );
+        common::skip("playwright-core is not installed in .tools/playwright (tests/run.sh installs it)");
         return;
     };
     let (_daemon, port, _home) = start(Some(TOKEN));

@@ -22,7 +22,8 @@ use super::watch::{Watch, WatchEvent};
 use super::{FsService, paths};
 use crate::error::{ApiError, ApiResult, ErrorCode, ErrorEnvelope};
 use crate::http::extract::{Json, Query, bool_true_only, require};
-use crate::http::ws::Ws;
+use crate::http::sdk;
+use crate::http::ws::{self, SendEnd, Ws};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -69,21 +70,6 @@ fn required(value: Option<String>, message: &str) -> ApiResult<String> {
     value.filter(|v| !v.is_empty()).ok_or_else(|| ApiError::bad_request(message))
 }
 
-/// Go SDKs before 0.188.0 decode strictly and break on `FileInfo.path`.
-fn strict_go_client(headers: &HeaderMap) -> bool {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if text("x-daytona-source") != "sdk-go" {
-        return false;
-    }
-    let version = text("x-daytona-sdk-version").trim_start_matches('v');
-    let core = version.split(['-', '+']).next().unwrap_or_default();
-    let parts: Vec<u64> = match core.split('.').map(str::parse).collect::<Result<Vec<_>, _>>() {
-        Ok(parts) if parts.len() == 3 => parts,
-        _ => return false,
-    };
-    parts != [0, 0, 0] && (parts[0], parts[1], parts[2]) < (0, 188, 0)
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -104,7 +90,7 @@ async fn list(fs: FsService, query: ListQuery, headers: HeaderMap) -> ApiResult<
         },
     };
     let mut entries = fs.list(shown, depth).await?;
-    if strict_go_client(&headers) {
+    if sdk::strict_go_client(&headers) {
         entries.iter_mut().for_each(|e| e.path = None);
     }
     Ok(axum::Json(entries))
@@ -546,35 +532,25 @@ async fn watch_files(
     Ok(ws.echo_first_protocol(&headers).on_upgrade(move |socket| pump_watch(socket, watch, stopping)))
 }
 
-async fn pump_watch(socket: WebSocket, mut watch: Watch, stopping: tokio_util::sync::CancellationToken) {
+async fn pump_watch(socket: WebSocket, watch: Watch, stopping: tokio_util::sync::CancellationToken) {
     let (mut sink, mut incoming) = socket.split();
-    let gone = stopping.child_token();
-    let closed = gone.clone();
-    // Reads only to notice the client leaving; pings are answered by the websocket layer.
-    let reader = tokio::spawn(async move {
-        while let Some(Ok(message)) = incoming.next().await {
-            if matches!(message, Message::Close(_)) {
-                break;
-            }
+    // Each batch of events, one text frame per event, until the watch ends or the daemon stops.
+    let batches = futures_util::stream::unfold(watch, move |mut watch| {
+        let stopping = stopping.clone();
+        async move {
+            let batch = tokio::select! {
+                () = stopping.cancelled() => None,
+                batch = watch.next_batch() => batch,
+            }?;
+            Some((futures_util::stream::iter(batch), watch))
         }
-        closed.cancel();
     });
-    loop {
-        let batch = tokio::select! {
-            () = gone.cancelled() => break,
-            batch = watch.next_batch() => batch,
-        };
-        let Some(batch) = batch else { break };
-        for event in batch {
-            let Ok(text) = serde_json::to_string(&event) else { continue };
-            if sink.send(Message::Text(text.into())).await.is_err() {
-                reader.abort();
-                return;
-            }
-        }
+    let frames = batches.flatten().filter_map(|event| {
+        std::future::ready(serde_json::to_string(&event).ok().map(|t| Message::Text(t.into())))
+    });
+    if ws::send_all(&mut sink, &mut incoming, frames).await == SendEnd::Finished {
+        let _ = sink.send(Message::Close(None)).await;
     }
-    let _ = sink.send(Message::Close(None)).await;
-    reader.abort();
 }
 
 /// toolboxd extension: a directory streamed as a tar (entries under the directory's name;
@@ -596,26 +572,4 @@ async fn archive_directory(
         )
         .body(Body::from_stream(tar))
         .map_err(|e| ApiError::internal(e.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn old_go_sdks_are_recognised() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-daytona-source", HeaderValue::from_static("sdk-go"));
-        headers.insert("x-daytona-sdk-version", HeaderValue::from_static("0.187.9"));
-        assert!(strict_go_client(&headers));
-        headers.insert("x-daytona-sdk-version", HeaderValue::from_static("v0.188.0"));
-        assert!(!strict_go_client(&headers));
-        headers.insert("x-daytona-sdk-version", HeaderValue::from_static("0.0.0"));
-        assert!(!strict_go_client(&headers));
-        headers.insert("x-daytona-sdk-version", HeaderValue::from_static("garbage"));
-        assert!(!strict_go_client(&headers));
-        headers.insert("x-daytona-source", HeaderValue::from_static("sdk-python"));
-        headers.insert("x-daytona-sdk-version", HeaderValue::from_static("0.100.0"));
-        assert!(!strict_go_client(&headers));
-    }
 }

@@ -18,6 +18,7 @@ use super::remote::ListRemotesResponse;
 use super::status::{GitCommitInfo, GitStatus};
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::http::extract::{Json, Query, require};
+use crate::http::sdk;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -50,27 +51,6 @@ fn repo_path(query: RepoQuery) -> ApiResult<String> {
     query.path.filter(|p| !p.is_empty()).ok_or_else(|| ApiError::bad_request("path is required"))
 }
 
-/// Go SDKs older than 0.188.0 decode strictly and break on fields added since.
-fn legacy_go_client(headers: &HeaderMap) -> bool {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if header("X-Daytona-Source") != "sdk-go" {
-        return false;
-    }
-    let version = header("X-Daytona-SDK-Version").trim_start_matches('v');
-    let parts: Vec<u64> = version
-        .split(['-', '+'])
-        .next()
-        .unwrap_or_default()
-        .split('.')
-        .map_while(|p| p.parse().ok())
-        .collect();
-    match parts.as_slice() {
-        [0, 0, 0] => false,
-        [major, minor, patch] => (*major, *minor, *patch) < (0, 188, 0),
-        _ => false,
-    }
-}
-
 fn opt(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
 }
@@ -84,7 +64,7 @@ async fn get_status(
     Query(query): Query<RepoQuery>,
 ) -> ApiResult<axum::Json<GitStatus>> {
     let mut status = git.status(&repo_path(query)?).await?;
-    if legacy_go_client(&headers) {
+    if sdk::strict_go_client(&headers) {
         status.detached = false;
         status.upstream.clear();
     }
@@ -100,7 +80,7 @@ async fn list_branches(
     Query(query): Query<RepoQuery>,
 ) -> ApiResult<axum::Json<ListBranchResponse>> {
     let mut branches = git.branches(&repo_path(query)?).await?;
-    if legacy_go_client(&headers) {
+    if sdk::strict_go_client(&headers) {
         branches.current = None;
     }
     Ok(axum::Json(branches))

@@ -26,8 +26,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
-use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -43,6 +43,16 @@ pub struct Timeouts {
     pub header_read: Duration,
     pub idle: Duration,
     pub body: Duration,
+}
+
+impl Timeouts {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Timeouts {
+            header_read: Duration::from_secs(config.header_read_timeout_secs),
+            idle: Duration::from_secs(config.idle_timeout_secs),
+            body: Duration::from_secs(config.body_timeout_secs),
+        }
+    }
 }
 
 /// Serves `app` on `listener` until `stop` is cancelled, then lets every open connection finish
@@ -104,7 +114,7 @@ async fn serve_connection(
     let io = TokioIo::new(Counted { inner: tcp, activity: Arc::clone(&activity) });
     let service = {
         let started = Arc::clone(&activity);
-        app.map_request(move |request: http::Request<Incoming>| {
+        app.map_request(move |request: axum::http::Request<Incoming>| {
             started.started.fetch_add(1, Ordering::Relaxed);
             let mut request = request.map(|body| Body::new(BodyTimeout::new(body, timeouts.body)));
             request.extensions_mut().insert(ConnectInfo(remote));

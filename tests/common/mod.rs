@@ -177,12 +177,29 @@ fn is_executable(path: &Path) -> bool {
     path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// Reports a skipped test: prints `SKIPPED <test>: <reason>` and, when `TOOLBOXD_SKIP_LOG`
+/// names a file (`bash tests/run.sh` sets it), appends the line there so the run's summary
+/// lists and counts every skip instead of letting it pass as `ok`.
+pub fn skip(reason: &str) {
+    // libtest names each test's thread after the test.
+    let test = std::thread::current().name().unwrap_or("unnamed test").to_owned();
+    let line = format!("SKIPPED {test}: {reason}");
+    eprintln!("{line}");
+    if let Some(log) = std::env::var_os("TOOLBOXD_SKIP_LOG") {
+        use std::io::Write;
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log);
+        if let Ok(mut file) = file {
+            let _ = writeln!(file, "{line}");
+        }
+    }
+}
+
 /// Skips the rest of a test, saying why, when a precondition does not hold.
 #[macro_export]
 macro_rules! skip_unless {
     ($cond:expr, $reason:expr) => {
         if !$cond {
-            eprintln!("SKIPPED {}: {}", module_path!(), $reason);
+            $crate::common::skip(&$reason.to_string());
             return;
         }
     };

@@ -237,3 +237,20 @@ def test_without_ffmpeg_start_is_the_contracts_error_and_changes_nothing(start_d
         recording_service(d).start("x")
     assert recording_service(d).list().recordings == []
     assert not (d.data / "recordings").exists() or not any((d.data / "recordings").iterdir())
+
+
+def test_without_an_x_server_start_is_a_503_and_changes_nothing(start_daemon, tmp_path):
+    if shutil.which("ffmpeg") is None:
+        print("SKIPPED: ffmpeg not installed")
+        pytest.skip("ffmpeg not installed")
+    d = start_daemon(env={"DISPLAY": ":4242"})
+    with httpx.Client(base_url=d.url, headers=d.headers()) as raw:
+        response = raw.post("/computeruse/recordings/start", json={"label": "nothing"}, timeout=60)
+        assert response.status_code == 503, response.text
+        body = response.json()
+        assert body["source"] == "DAYTONA_DAEMON" and "code" not in body
+        assert ":4242" in body["message"]
+        assert raw.get("/computeruse/recordings").json() == {"recordings": []}
+    recordings = d.data / "recordings"
+    assert not recordings.exists() or not any(recordings.iterdir())
+    assert not any((d.data / "recording-meta").iterdir())

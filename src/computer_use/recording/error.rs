@@ -14,6 +14,8 @@ pub enum RecordingError {
     NotFound,
     #[error("recording file not found")]
     FileMissing,
+    #[error("{0} recordings are active already; stop one first")]
+    TooMany(usize),
     #[error("cannot delete an active recording, stop it first")]
     StillActive,
     #[error("no X display to record at {display}: {detail}")]

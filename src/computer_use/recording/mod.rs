@@ -33,6 +33,8 @@ use crate::environment::Environment;
 use crate::process::owner::{Exit, Spawn, Tree};
 use crate::state::Context;
 
+/// Recordings that may be active at once; each is an ffmpeg encoding the whole display.
+pub const MAX_ACTIVE: usize = 8;
 /// Longest label accepted.
 pub const MAX_LABEL: usize = 100;
 /// How long ffmpeg gets to finish the file after `q` before it is sent SIGINT.
@@ -91,6 +93,8 @@ struct Active {
     stdin: Option<ChildStdin>,
     /// Set when a stop was asked for: only then is an exit a success.
     stopping: bool,
+    /// One of the `MAX_ACTIVE` places, given back when the recording ends.
+    _place: tokio::sync::OwnedSemaphorePermit,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +112,7 @@ struct Inner {
     meta: PathBuf,
     // A std mutex: held only for map updates, never across an await.
     entries: Mutex<BTreeMap<String, Entry>>,
+    places: Arc<tokio::sync::Semaphore>,
 }
 
 /// The outcome of deleting several recordings at once (the recordings page).
@@ -140,6 +145,7 @@ impl RecordingService {
                 files,
                 meta,
                 entries: Mutex::new(entries),
+                places: Arc::new(tokio::sync::Semaphore::new(MAX_ACTIVE)),
             }),
         }
     }
@@ -276,6 +282,8 @@ impl Inner {
 
     async fn start(self: Arc<Self>, label: Option<String>) -> Result<Recording, RecordingError> {
         let ffmpeg = find_in_path(&self.env, "ffmpeg").ok_or(RecordingError::FfmpegNotFound)?;
+        let place =
+            Arc::clone(&self.places).try_acquire_owned().map_err(|_| RecordingError::TooMany(MAX_ACTIVE))?;
         // The display computer use drives: the environment's `DISPLAY`, else `:0`.
         let screen = crate::computer_use::display(&self.env);
         let id = uuid::Uuid::new_v4().to_string();
@@ -294,7 +302,7 @@ impl Inner {
             .map_err(|err| RecordingError::store("create", &log_path, err))?;
         let mut spawn = Spawn::new(&ffmpeg, &self.work, &self.env);
         spawn
-            .args(["-hide_banner", "-nostats", "-loglevel", "warning", "-f", "x11grab", "-framerate", "30"])
+            .args(["-hide_banner", "-nostats", "-loglevel", "error", "-f", "x11grab", "-framerate", "30"])
             .arg("-i")
             .arg(&screen)
             // yuv420p needs even dimensions; an odd-sized display loses its last row or column.
@@ -335,7 +343,7 @@ impl Inner {
             size_bytes: None,
         };
         let exited = child.tree.exited();
-        let active = Active { tree: child.tree, stdin: child.stdin.take(), stopping: false };
+        let active = Active { tree: child.tree, stdin: child.stdin.take(), stopping: false, _place: place };
         self.lock().insert(id.clone(), Entry { recording: recording.clone(), active: Some(active) });
         if let Err(err) = store::save(&self.meta, &recording) {
             tracing::warn!("{err}");

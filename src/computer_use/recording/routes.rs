@@ -30,6 +30,7 @@ impl From<RecordingError> for ApiError {
         let code = match &err {
             RecordingError::FfmpegNotFound => ErrorCode::RecordingFfmpegNotFound,
             RecordingError::StillActive => ErrorCode::RecordingStillActive,
+            RecordingError::TooMany(_) => ErrorCode::Conflict,
             RecordingError::InvalidLabel(_) => ErrorCode::BadRequest,
             RecordingError::MissingId => ErrorCode::InvalidRequestBody,
             RecordingError::NotFound | RecordingError::FileMissing => ErrorCode::NotFound,
@@ -47,6 +48,7 @@ impl From<RecordingError> for ApiError {
 #[utoipa::path(post, path = "/computeruse/recordings/start", tag = "computer-use", operation_id = "StartRecording",
     request_body(content = StartRecordingRequest, description = "Optional label"),
     responses((status = 201, body = Recording), (status = 400, body = ErrorEnvelope),
+        (status = 409, description = "Too many recordings are active", body = ErrorEnvelope),
         (status = 503, description = "No X display to record", body = ErrorEnvelope)))]
 async fn start_recording(State(recordings): State<RecordingService>, body: Bytes) -> ApiResult<Response> {
     let request: StartRecordingRequest = serde_json::from_slice(&body).unwrap_or_default();

@@ -8,12 +8,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::http::ws::{self, SendEnd};
 use crate::process::interpreter::{DEFAULT_CONTEXT, InterpreterService, Outcome, RunRequest};
 
 /// What `run_code` sends (unknown fields ignored).
@@ -32,32 +33,24 @@ const FRAME_QUEUE: usize = 64;
 
 pub async fn serve(socket: WebSocket, service: InterpreterService) {
     let (mut sink, mut stream) = socket.split();
-    let first = loop {
-        match stream.next().await {
-            Some(Ok(Message::Text(text))) => break Some(text.as_bytes().to_vec()),
-            Some(Ok(Message::Binary(data))) => break Some(data.to_vec()),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            _ => break None,
-        }
-    };
-    let Some(first) = first else {
-        let _ = sink.send(close(1002, "failed to read first message")).await;
+    let Some(first) = ws::first_data(&mut stream).await else {
+        let _ = sink.send(ws::close(1002, "failed to read first message")).await;
         return;
     };
     let request: ExecuteRequest = match serde_json::from_slice(&first) {
         Ok(request) => request,
         Err(_) => {
-            let _ = sink.send(close(1002, "invalid JSON payload")).await;
+            let _ = sink.send(ws::close(1002, "invalid JSON payload")).await;
             return;
         }
     };
     let Some(code) = request.code.filter(|code| !code.is_empty()) else {
-        let _ = sink.send(close(1008, "code is required")).await;
+        let _ = sink.send(ws::close(1008, "code is required")).await;
         return;
     };
     let timeout = match request.timeout {
         Some(t) if t < 0 => {
-            let _ = sink.send(close(1008, "timeout must be greater than or equal to 0")).await;
+            let _ = sink.send(ws::close(1008, "timeout must be greater than or equal to 0")).await;
             return;
         }
         Some(0) => None,
@@ -66,35 +59,24 @@ pub async fn serve(socket: WebSocket, service: InterpreterService) {
     };
     let id = request.context_id.filter(|id| !id.is_empty()).unwrap_or_else(|| DEFAULT_CONTEXT.to_owned());
     let Ok(context) = service.get(&id) else {
-        let _ = sink.send(close(1008, &format!("context not found: {id}"))).await;
+        let _ = sink.send(ws::close(1008, &format!("context not found: {id}"))).await;
         return;
     };
 
     let client_gone = CancellationToken::new();
-    let reader = tokio::spawn({
-        let client_gone = client_gone.clone();
-        async move {
-            while let Some(Ok(message)) = stream.next().await {
-                if matches!(message, Message::Close(_)) {
-                    break;
-                }
-            }
-            client_gone.cancel();
-        }
-    });
-    let (tx, mut rx) = mpsc::channel::<String>(FRAME_QUEUE);
+    let (tx, rx) = mpsc::channel::<String>(FRAME_QUEUE);
     let run = tokio::spawn({
         let client_gone = client_gone.clone();
         let request = RunRequest { code, envs: request.envs.unwrap_or_default(), timeout };
         async move { service.run(context, request, tx, client_gone).await }
     });
-    while let Some(frame) = rx.recv().await {
-        if sink.send(Message::Text(Utf8Bytes::from(frame))).await.is_err() {
-            client_gone.cancel();
-            break;
-        }
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        let frame = rx.recv().await?;
+        Some((Message::Text(Utf8Bytes::from(frame)), rx))
+    });
+    if ws::send_all(&mut sink, &mut stream, frames).await == SendEnd::ClientGone {
+        client_gone.cancel();
     }
-    drop(rx);
     let outcome = run.await.unwrap_or(Outcome::WorkerDied);
     let (code, reason) = match &outcome {
         Outcome::Completed => (1000, String::new()),
@@ -106,14 +88,5 @@ pub async fn serve(socket: WebSocket, service: InterpreterService) {
         Outcome::QueueFull => (1008, "too many executions queued on this context".to_owned()),
         Outcome::StartFailed(err) => (1011, err.clone()),
     };
-    let _ = sink.send(close(code, &reason)).await;
-    reader.abort();
-}
-
-fn close(code: u16, reason: &str) -> Message {
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(&reason[..end]) }))
+    let _ = sink.send(ws::close(code, &reason)).await;
 }

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{Message, WebSocket};
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -17,6 +17,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::http::ws::{CLOSE_ERROR, CLOSE_NORMAL, close, json_text};
 use crate::process::pty::PtyService;
 use crate::process::pty::session::{Exit, Progress, Session};
 
@@ -29,9 +30,6 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 
 /// Input held per client while the terminal is not reading its input.
 const INPUT_BACKLOG: usize = 1024 * 1024;
-
-const CLOSE_NORMAL: u16 = 1000;
-const CLOSE_ERROR: u16 = 1011;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ClientOptions {
@@ -51,7 +49,7 @@ pub async fn serve(socket: WebSocket, service: PtyService, session: Arc<Session>
     let progress = session.subscribe();
     // An offset from the future (another terminal's, or a typo) would silence the client.
     let cursor = options.since.map_or_else(|| session.ring_start(), |since| since.min(progress.borrow().end));
-    if sink.send(text(json!({"type": "control", "status": "connected"}))).await.is_err() {
+    if sink.send(json_text(&json!({"type": "control", "status": "connected"}))).await.is_err() {
         if options.created_for_client {
             service.discard(&session);
         }
@@ -59,7 +57,7 @@ pub async fn serve(socket: WebSocket, service: PtyService, session: Arc<Session>
     }
     if let Err(err) = service.start(&session) {
         let message = format!("Failed to start PTY session: {err}");
-        let _ = sink.send(text(json!({"type": "control", "status": "error", "error": message}))).await;
+        let _ = sink.send(json_text(&json!({"type": "control", "status": "error", "error": message}))).await;
         let _ = sink.send(close(CLOSE_ERROR, &message)).await;
         return;
     }
@@ -148,7 +146,7 @@ async fn follow(
                 if let Some(reason) = &exit.reason {
                     frame["exitReason"] = json!(reason);
                 }
-                let _ = sink.send(text(frame)).await;
+                let _ = sink.send(json_text(&frame)).await;
             }
             let _ = sink.send(exit_close(&exit)).await;
             break;
@@ -172,12 +170,8 @@ async fn follow(
 /// The in-band answer to a connect that cannot attach (unknown id, ended terminal).
 pub async fn refuse(mut socket: WebSocket, message: &str) {
     let message = format!("Failed to connect to PTY session: {message}");
-    let _ = socket.send(text(json!({"type": "control", "status": "error", "error": message}))).await;
+    let _ = socket.send(json_text(&json!({"type": "control", "status": "error", "error": message}))).await;
     let _ = socket.send(close(CLOSE_ERROR, &message)).await;
-}
-
-fn text(value: serde_json::Value) -> Message {
-    Message::Text(Utf8Bytes::from(value.to_string()))
 }
 
 fn exit_close(exit: &Exit) -> Message {
@@ -187,13 +181,4 @@ fn exit_close(exit: &Exit) -> Message {
     }
     let code = if exit.code == 0 { CLOSE_NORMAL } else { CLOSE_ERROR };
     close(code, &reason.to_string())
-}
-
-/// A close frame; the reason is cut to the 123 bytes a close frame can carry.
-fn close(code: u16, reason: &str) -> Message {
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(&reason[..end]) }))
 }

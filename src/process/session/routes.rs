@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{Message, WebSocket};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -16,7 +16,8 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::http::extract::{Json, Path, Query, bool_true_only, require};
-use crate::http::ws::{Ws, offered_protocols};
+use crate::http::sdk::{self, OutputGate};
+use crate::http::ws::{self, SendEnd, Ws};
 use crate::process::session::follow::LogTail;
 use crate::process::session::log::{self, LogFormat, Stripper};
 use crate::process::session::{
@@ -38,51 +39,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(wait_command))
 }
 
-// ---- client version gates (contract §1.4) ----
-
-/// `(major, minor, patch)` of a version such as `0.226.1` or `0.0.0-dev`; `None` if unparseable.
-fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
-    let core = text.trim().trim_start_matches('v').split(['-', '+']).next()?;
-    let mut parts = core.split('.').map(|p| p.parse::<u64>());
-    let major = parts.next()?.ok()?;
-    let minor = parts.next().unwrap_or(Ok(0)).ok()?;
-    let patch = parts.next().unwrap_or(Ok(0)).ok()?;
-    Some((major, minor, patch))
-}
-
-fn sdk_version(headers: &HeaderMap) -> Option<String> {
-    if let Some(value) = headers.get("x-daytona-sdk-version").and_then(|v| v.to_str().ok()) {
-        return Some(value.to_owned());
-    }
-    offered_protocols(headers)
-        .into_iter()
-        .find_map(|p| p.strip_prefix("X-Daytona-SDK-Version~").map(str::to_owned))
-}
+// ---- client version gates (contract §1.4, decided in `http::sdk`) ----
 
 fn log_format(headers: &HeaderMap) -> LogFormat {
-    let version = sdk_version(headers);
-    let split_header = headers.get("x-daytona-split-output").and_then(|v| v.to_str().ok()) == Some("true");
-    let Some(version) = version else {
-        return if split_header { LogFormat::Raw } else { LogFormat::Combined };
-    };
-    let dev = version.contains("dev");
-    let parsed = parse_version(&version);
-    if !dev && parsed.is_some_and(|v| v < (0, 27, 0)) {
-        return LogFormat::Combined;
-    }
-    if dev {
-        return LogFormat::Demux;
-    }
-    match parsed {
-        Some(v) if v >= (0, 167, 0) => LogFormat::Demux,
-        _ => LogFormat::Raw,
-    }
-}
-
-fn legacy_cwd(headers: &HeaderMap) -> bool {
-    match sdk_version(headers) {
-        Some(v) if v != "0.0.0-dev" => parse_version(&v).is_some_and(|v| v < (0, 103, 0)),
-        _ => false,
+    match sdk::output_gate(headers) {
+        OutputGate::Combined => LogFormat::Combined,
+        OutputGate::Raw => LogFormat::Raw,
+        OutputGate::Demux => LogFormat::Demux,
     }
 }
 
@@ -202,7 +165,7 @@ async fn create_session(
     Json(request): Json<CreateSessionRequest>,
 ) -> ApiResult<StatusCode> {
     require(&request.session_id, "CreateSessionRequest", "SessionId")?;
-    sessions.create(&request.session_id, legacy_cwd(&headers))?;
+    sessions.create(&request.session_id, sdk::legacy_session_cwd(&headers))?;
     Ok(StatusCode::CREATED)
 }
 
@@ -423,74 +386,41 @@ fn text(body: Vec<u8>) -> Response {
 
 /// Sends the log as binary frames, then a 1000 close (1011 if the log cannot be read). Client
 /// frames are read (so pings get answered) and ignored.
-async fn stream_log(socket: WebSocket, mut tail: LogTail, format: LogFormat) {
+async fn stream_log(socket: WebSocket, tail: LogTail, format: LogFormat) {
     let (mut sink, mut incoming) = socket.split();
-    let mut stripper = (format == LogFormat::Combined).then(Stripper::default);
-    let send = async {
-        let close = loop {
-            match tail.next().await {
-                Ok(Some(chunk)) => {
-                    let chunk = match stripper.as_mut() {
-                        Some(s) => s.push(&chunk),
-                        None => chunk,
-                    };
-                    if chunk.is_empty() {
-                        continue;
+    let stripper = (format == LogFormat::Combined).then(Stripper::default);
+    // The close frame the stream ends with, decided by how reading the log ended.
+    let mut close = ws::close(ws::CLOSE_NORMAL, "");
+    let frames = futures_util::stream::unfold(
+        (Some(tail), stripper, &mut close),
+        |(tail, mut stripper, close)| async move {
+            // `None`: the log has ended and its last bytes are sent.
+            let mut tail = tail?;
+            loop {
+                match tail.next().await {
+                    Ok(Some(chunk)) => {
+                        let chunk = match stripper.as_mut() {
+                            Some(s) => s.push(&chunk),
+                            None => chunk,
+                        };
+                        if !chunk.is_empty() {
+                            return Some((Message::Binary(chunk.into()), (Some(tail), stripper, close)));
+                        }
                     }
-                    if sink.send(Message::Binary(chunk.into())).await.is_err() {
-                        return;
+                    Ok(None) => break,
+                    Err(err) => {
+                        *close = ws::close(ws::CLOSE_ERROR, &format!("cannot read the log: {err}"));
+                        break;
                     }
-                }
-                Ok(None) => break CloseFrame { code: 1000, reason: "".into() },
-                Err(err) => {
-                    break CloseFrame { code: 1011, reason: format!("cannot read the log: {err}").into() };
                 }
             }
-        };
-        if let Some(rest) = stripper.as_mut().map(Stripper::finish).filter(|r| !r.is_empty()) {
-            let _ = sink.send(Message::Binary(rest.into())).await;
-        }
-        let _ = sink.send(Message::Close(Some(close))).await;
+            // What the stripper still holds goes out last.
+            let rest = stripper.as_mut().map(Stripper::finish).filter(|r| !r.is_empty())?;
+            Some((Message::Binary(rest.into()), (None, None, close)))
+        },
+    );
+    if ws::send_all(&mut sink, &mut incoming, frames).await == SendEnd::Finished {
+        let _ = sink.send(close).await;
         let _ = sink.flush().await;
-    };
-    let drain = async { while let Some(Ok(_)) = incoming.next().await {} };
-    tokio::select! {
-        () = send => {}
-        () = drain => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (k, v) in pairs {
-            map.insert(*k, v.parse().unwrap());
-        }
-        map
-    }
-
-    #[test]
-    fn version_gates_pick_the_log_format() {
-        assert_eq!(log_format(&headers(&[("x-daytona-sdk-version", "0.226.1")])), LogFormat::Demux);
-        assert_eq!(log_format(&headers(&[("x-daytona-sdk-version", "0.100.0")])), LogFormat::Raw);
-        assert_eq!(log_format(&headers(&[("x-daytona-sdk-version", "0.20.0")])), LogFormat::Combined);
-        assert_eq!(log_format(&headers(&[("x-daytona-sdk-version", "0.0.0-dev")])), LogFormat::Demux);
-        assert_eq!(log_format(&headers(&[])), LogFormat::Combined);
-        assert_eq!(log_format(&headers(&[("x-daytona-split-output", "true")])), LogFormat::Raw);
-        assert_eq!(
-            log_format(&headers(&[("sec-websocket-protocol", "X-Daytona-SDK-Version~0.226.1")])),
-            LogFormat::Demux
-        );
-    }
-
-    #[test]
-    fn legacy_cwd_only_for_old_parseable_versions() {
-        assert!(legacy_cwd(&headers(&[("x-daytona-sdk-version", "0.50.0")])));
-        assert!(!legacy_cwd(&headers(&[("x-daytona-sdk-version", "0.226.1")])));
-        assert!(!legacy_cwd(&headers(&[("x-daytona-sdk-version", "0.0.0-dev")])));
-        assert!(!legacy_cwd(&headers(&[])));
     }
 }
