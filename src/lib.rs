@@ -70,7 +70,12 @@ pub async fn run(
     let app = routes::app(state.clone());
 
     let stop = CancellationToken::new();
+    let local = listener.local_addr()?;
     let server = tokio::spawn(http::server::serve(listener, app, timeouts, stop.clone()));
+    // Said only now, with the state and routes built and the accept loop running, so whoever
+    // waits for this line can send a request at once.
+    tracing::info!(work_dir = %state.dirs.work.display(), "toolboxd {} listening on {local}", system::VERSION);
+    announce_listening(local)?;
     // Side servers (SSH, web terminal, recordings page) stop when `state.shutdown` is cancelled.
     let side_servers =
         [ssh::start(&state).await, web_terminal::start(&state).await, recordings_page::start(&state).await];
@@ -92,4 +97,12 @@ pub async fn run(
         Ok(Err(join)) => Err(std::io::Error::other(join)),
         Err(_) => Ok(()),
     }
+}
+
+/// The one line on stdout: supervisors and tests wait for it to learn the bound address.
+fn announce_listening(local: std::net::SocketAddr) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {local}")?;
+    stdout.flush()
 }

@@ -4,7 +4,6 @@
 //! [FLAGS]` prints the entrypoint's log. `toolboxd mcp [FLAGS]` takes the same path but serves
 //! the tools over MCP on stdio instead of binding.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -88,16 +87,9 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|err| anyhow::anyhow!("cannot listen on {addr}: {err}"))?;
-    let local = listener.local_addr()?;
-    tracing::info!(work_dir = %dirs.work.display(), "toolboxd {} listening on {local}", toolboxd::system::VERSION);
-    // Before the address is announced: whoever learns it may signal the daemon at once.
+    // Before the address is announced (by `run`): whoever learns it may signal the daemon at once.
     let shutdown = toolboxd::sys::shutdown_signal();
     toolboxd::sys::reaper::spawn_reaper();
-    // The one line on stdout: supervisors and tests wait for it to learn the bound address.
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on {local}")?;
-    stdout.flush()?;
-    drop(stdout);
     toolboxd::run(listener, config, dirs, shutdown).await?;
     Ok(())
 }

@@ -1,9 +1,8 @@
 //! The route table: every area's router merged into one, the OpenAPI document generated from
 //! the handlers, and the middleware stack. Start here to find any endpoint.
 
-use std::sync::Arc;
-
 use axum::Router;
+use axum::body::Bytes;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
@@ -53,20 +52,25 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application: routes, docs, fallbacks and middleware, bound to its state.
 pub fn app(state: AppState) -> Router {
-    let (router, mut api) = api_router().split_for_parts();
-    finish_document(&mut api);
-    let document = Arc::new(api.to_json().unwrap_or_else(|_| "{}".to_owned()));
+    let (router, _) = api_router().split_for_parts();
     let router = router
-        .route(
-            "/openapi.json",
-            get(move || {
-                let document = Arc::clone(&document);
-                async move { ([(header::CONTENT_TYPE, "application/json")], (*document).clone()) }
-            }),
-        )
+        .route("/openapi.json", get(openapi_json))
         .route("/docs", get(docs_page))
         .route_service("/mcp", mcp::transport::http(&state));
     with_middleware(router, state)
+}
+
+/// The document is built on first request, not at start-up: rendering it costs milliseconds and
+/// megabytes of scratch that most sandboxes never need.
+async fn openapi_json() -> impl IntoResponse {
+    static DOCUMENT: tokio::sync::OnceCell<Bytes> = tokio::sync::OnceCell::const_new();
+    let document = DOCUMENT
+        .get_or_init(|| async {
+            let render = || Bytes::from(openapi().to_json().unwrap_or_else(|_| "{}".to_owned()));
+            tokio::task::spawn_blocking(render).await.unwrap_or_else(|_| Bytes::from_static(b"{}"))
+        })
+        .await;
+    ([(header::CONTENT_TYPE, "application/json")], document.clone())
 }
 
 /// Completes the generated document: the version, and on every operation the statuses the
@@ -140,6 +144,8 @@ mod tests {
     use axum::http::{Request, StatusCode};
     use clap::Parser;
     use tower::ServiceExt;
+
+    use std::sync::Arc;
 
     use super::*;
     use crate::config::{Config, Dirs};

@@ -52,7 +52,6 @@ struct Inner {
 
 impl GitService {
     pub fn new(ctx: &Context) -> Self {
-        crate::sys::libgit2::configure();
         GitService {
             inner: Arc::new(Inner {
                 dirs: ctx.dirs.clone(),
@@ -91,9 +90,15 @@ impl GitService {
         T: Send + 'static,
         F: FnOnce() -> GitResult<T> + Send + 'static,
     {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|err| GitError::Unexpected(format!("git task failed: {err}")))?
+        tokio::task::spawn_blocking(|| {
+            // On first use, not at start-up: libgit2's initialisation sets up TLS and reads the
+            // system CA bundle, which costs milliseconds and a megabyte a daemon that never
+            // touches git should not pay.
+            crate::sys::libgit2::configure();
+            work()
+        })
+        .await
+        .map_err(|err| GitError::Unexpected(format!("git task failed: {err}")))?
     }
 }
 

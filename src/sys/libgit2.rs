@@ -19,9 +19,9 @@ pub fn configure() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // SAFETY: libgit2's global options are plain process-wide settings that must not change
-        // while other threads run libgit2 operations. This runs once (guarded by `Once`) from
-        // `GitService::new`, which the daemon calls while building its state, before it accepts
-        // any request, so no libgit2 operation is in flight on any thread.
+        // while other threads run libgit2 operations. Every libgit2 call runs inside
+        // `GitService::blocking`, which calls this first; `Once` makes concurrent first callers
+        // wait until it has finished, so no libgit2 operation is in flight on any thread.
         let results = unsafe {
             [
                 git2::opts::set_server_connect_timeout_in_milliseconds(CONNECT_TIMEOUT_MS),
