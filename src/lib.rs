@@ -33,7 +33,6 @@ pub mod web_terminal;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -51,11 +50,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let deadline = config.shutdown_timeout();
-    let timeouts = http::server::Timeouts {
-        header_read: Duration::from_secs(config.header_read_timeout_secs),
-        idle: Duration::from_secs(config.idle_timeout_secs),
-        body: Duration::from_secs(config.body_timeout_secs),
-    };
+    let timeouts = http::server::Timeouts::from_config(&config);
     // With `--port 0` the configuration learns the port actually bound: the preview proxy
     // refuses to forward to it.
     let mut config = config;

@@ -1,6 +1,6 @@
 //! HTTP plumbing shared by every area: extractors whose rejections speak the error envelope,
 //! the middleware stack (envelope rendering, panic catching, auth), the connection server with
-//! its timeouts, the client-version gates and the websocket loops.
+//! its timeouts (also serving the side servers), the client-version gates and the websocket loops.
 //!
 //! Nothing here knows about files, git or processes.
 
@@ -9,4 +9,5 @@ pub mod login;
 pub mod middleware;
 pub mod sdk;
 pub mod server;
+pub mod side;
 pub mod ws;

@@ -45,6 +45,16 @@ pub struct Timeouts {
     pub body: Duration,
 }
 
+impl Timeouts {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Timeouts {
+            header_read: Duration::from_secs(config.header_read_timeout_secs),
+            idle: Duration::from_secs(config.idle_timeout_secs),
+            body: Duration::from_secs(config.body_timeout_secs),
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `stop` is cancelled, then lets every open connection finish
 /// its in-flight requests (the caller bounds how long it waits for this future).
 pub async fn serve(listener: TcpListener, app: Router, timeouts: Timeouts, stop: CancellationToken) {

@@ -13,8 +13,6 @@
 
 pub mod page;
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::extract::{Form, State};
 use axum::http::HeaderMap;
@@ -26,6 +24,7 @@ use tokio::task::JoinHandle;
 use crate::computer_use::recording::types::ListRecordingsResponse;
 use crate::computer_use::recording::{RecordingError, RecordingService};
 use crate::error::{ApiError, ApiResult};
+use crate::http;
 use crate::http::extract::{Json, Path};
 use crate::http::login::{BrowserLogin, LoginForm, same_origin};
 use crate::state::AppState;
@@ -42,34 +41,15 @@ pub struct RecordingsPage {
 /// Starts the page unless it is turned off; a port that cannot be bound is logged and the
 /// daemon carries on without it.
 pub async fn start(state: &AppState) -> Option<JoinHandle<()>> {
-    let port = state.config.recordings_port;
-    if port == 0 {
-        return None;
-    }
-    let addr = SocketAddr::new(state.config.bind, port);
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(err) => {
-            tracing::error!("recordings page not started: cannot listen on {addr}: {err}");
-            return None;
-        }
-    };
-    let page = RecordingsPage {
-        recordings: state.recordings.clone(),
-        login: BrowserLogin::new(state.config.token.as_deref(), COOKIE, "Recordings"),
-    };
-    let login = if page.login.token_required() { "the token is required" } else { "open (no --token)" };
-    tracing::info!("recordings page listening on {addr}; {login}");
-    let shutdown = state.shutdown.clone();
-    let app = app(page);
-    Some(tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-        if let Err(err) = served {
-            tracing::error!("recordings page stopped: {err}");
-        }
-    }))
+    http::side::start("recordings page", state.config.recordings_port, state, || {
+        let page = RecordingsPage {
+            recordings: state.recordings.clone(),
+            login: BrowserLogin::new(state.config.token.as_deref(), COOKIE, "Recordings"),
+        };
+        let access = if page.login.token_required() { "the token is required" } else { "open (no --token)" };
+        (app(page), access)
+    })
+    .await
 }
 
 pub fn app(page: RecordingsPage) -> Router {

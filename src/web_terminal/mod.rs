@@ -13,7 +13,6 @@ pub mod page;
 pub mod socket;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -30,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::environment::Environment;
 use crate::error::ApiError;
+use crate::http;
 use crate::http::login::{BrowserLogin, LoginForm, same_origin};
 use crate::http::ws::Ws;
 use crate::ssh::child::{Child, Spec, Terminal};
@@ -53,37 +53,19 @@ pub struct WebTerminal {
 /// Starts the web terminal unless it is turned off; a port that cannot be bound is logged and
 /// the daemon carries on without it.
 pub async fn start(state: &AppState) -> Option<JoinHandle<()>> {
-    let port = state.config.web_terminal_port;
-    if port == 0 {
-        return None;
-    }
-    let addr = SocketAddr::new(state.config.bind, port);
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(err) => {
-            tracing::error!("web terminal not started: cannot listen on {addr}: {err}");
-            return None;
-        }
-    };
-    let terminal = WebTerminal {
-        env: state.env.clone(),
-        work: state.dirs.work.clone(),
-        login: BrowserLogin::new(state.config.token.as_deref(), COOKIE, "Terminal"),
-        terminals: Arc::new(Semaphore::new(MAX_TERMINALS)),
-        shutdown: state.shutdown.clone(),
-    };
-    let login = if terminal.login.token_required() { "the token is required" } else { "open (no --token)" };
-    tracing::info!("web terminal listening on {addr}; {login}");
-    let shutdown = state.shutdown.clone();
-    let app = app(terminal);
-    Some(tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-        if let Err(err) = served {
-            tracing::error!("web terminal stopped: {err}");
-        }
-    }))
+    http::side::start("web terminal", state.config.web_terminal_port, state, || {
+        let terminal = WebTerminal {
+            env: state.env.clone(),
+            work: state.dirs.work.clone(),
+            login: BrowserLogin::new(state.config.token.as_deref(), COOKIE, "Terminal"),
+            terminals: Arc::new(Semaphore::new(MAX_TERMINALS)),
+            shutdown: state.shutdown.clone(),
+        };
+        let access =
+            if terminal.login.token_required() { "the token is required" } else { "open (no --token)" };
+        (app(terminal), access)
+    })
+    .await
 }
 
 pub fn app(terminal: WebTerminal) -> Router {
