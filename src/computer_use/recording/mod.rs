@@ -77,6 +77,9 @@ pub struct Recording {
     pub status: Status,
     pub duration_seconds: Option<f64>,
     pub size_bytes: Option<u64>,
+    /// The ffmpeg's pid while it records, so a daemon started after a crash can stop it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
 }
 
 #[derive(Debug)]
@@ -341,6 +344,7 @@ impl Inner {
             status: Status::Recording,
             duration_seconds: None,
             size_bytes: None,
+            pid: Some(child.tree.pid()),
         };
         let exited = child.tree.exited();
         let active = Active { tree: child.tree, stdin: child.stdin.take(), stopping: false, _place: place };
@@ -398,6 +402,7 @@ impl Inner {
             // ffmpeg exits 0 after `q`, 255 after a SIGINT it handled; both finish the file.
             let clean = matches!(exit, Exit::Code(0) | Exit::Code(255));
             let recording = &mut entry.recording;
+            recording.pid = None;
             recording.status = if active.stopping && clean { Status::Completed } else { Status::Failed };
             let end = Utc::now();
             recording.end_time = Some(end);

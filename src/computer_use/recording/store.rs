@@ -26,7 +26,16 @@ pub fn load(meta_dir: &Path, files_dir: &Path) -> BTreeMap<String, Recording> {
             continue;
         };
         if recording.status == Status::Recording {
-            // Its ffmpeg died with the daemon that ran it: the MP4 was never finished.
+            // The daemon that ran it was killed without finishing it. Its ffmpeg may still be
+            // running, reparented: ask it to finish the file (SIGINT), and never record again.
+            if let Some(pid) =
+                recording.pid.take().filter(|pid| is_ffmpeg_writing(*pid, &recording.file_path))
+            {
+                tracing::warn!(recording.id = %recording.id, "stopping ffmpeg {pid} left by a killed daemon");
+                if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
+                }
+            }
             let meta = std::fs::metadata(&recording.file_path).ok();
             recording.end_time = meta.as_ref().and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from);
             recording.size_bytes = meta.map(|m| m.len());
@@ -47,6 +56,14 @@ pub fn load(meta_dir: &Path, files_dir: &Path) -> BTreeMap<String, Recording> {
         }
     }
     found
+}
+
+/// Whether process `pid` is an ffmpeg writing `file` (the pid may have been reused since).
+fn is_ffmpeg_writing(pid: i32, file: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    args.first().is_some_and(|program| program.ends_with(b"ffmpeg"))
+        && args.contains(&file.as_os_str().as_encoded_bytes())
 }
 
 fn dir_entries(dir: &Path) -> impl Iterator<Item = PathBuf> {
@@ -70,6 +87,7 @@ fn orphan(path: &Path) -> Option<Recording> {
         status: Status::Completed,
         duration_seconds: None,
         size_bytes: Some(meta.len()),
+        pid: None,
     })
 }
 
@@ -128,6 +146,7 @@ mod tests {
             status,
             duration_seconds: None,
             size_bytes: None,
+            pid: None,
         }
     }
 
