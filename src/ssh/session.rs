@@ -141,7 +141,9 @@ async fn run_sftp(channel: Channel<Msg>, ctx: &ChannelContext) {
         true
     };
     let answers = async {
-        let mut buf = vec![0u8; crate::ssh::child::CHUNK];
+        // As much as the pipe holds: a 32 KiB read answer plus its header read in 32 KiB pieces
+        // went out as two SSH packets, one of them 13 bytes; whole reads let russh cut full ones.
+        let mut buf = vec![0u8; SFTP_PIPE];
         loop {
             match from_sftp.read(&mut buf).await {
                 Ok(0) | Err(_) => break,

@@ -1,7 +1,8 @@
 //! The `sftp` subsystem: SFTP version 3 over one SSH channel, served in-process with the
 //! daemon's own permissions. Relative paths resolve against the work dir, like every other path
-//! the daemon takes. File reads and writes are positional (`pread`/`pwrite`) on the blocking pool,
-//! one request at a time per channel, so memory stays at one request's data.
+//! the daemon takes. File reads and writes are positional (`pread`/`pwrite`) on the channel's
+//! task, other file operations on the blocking pool, one request at a time per channel, so memory
+//! stays at one request's data.
 
 use std::collections::HashMap;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
@@ -95,6 +96,14 @@ async fn blocking<T: Send + 'static>(
         Ok(result) => result.map_err(io_error),
         Err(_) => Err(StatusCode::Failure.with_message("internal error")),
     }
+}
+
+/// A file read or write of one request (at most `MAX_READ` bytes, usually 32 KiB), done on the
+/// channel's task: it is a copy to or from the page cache of a few microseconds, while handing
+/// it to the blocking pool costs two thread switches per request, and a channel's requests are
+/// served one after another, so those switches set the pace of `scp` (benches/, ssh workload).
+fn positional<T>(io: impl FnOnce() -> std::io::Result<T>) -> Result<T, StatusReply> {
+    io().map_err(io_error)
 }
 
 fn attributes(metadata: &std::fs::Metadata) -> FileAttributes {
@@ -200,7 +209,7 @@ impl russh_sftp::server::Handler for Sftp {
     async fn read(&mut self, id: u32, handle: String, offset: u64, len: u32) -> Result<Data, Self::Error> {
         let file = self.file(&handle)?;
         let len = len.min(MAX_READ) as usize;
-        let data = blocking(move || {
+        let data = positional(|| {
             let mut buf = vec![0u8; len];
             let mut filled = 0;
             while filled < len {
@@ -213,8 +222,7 @@ impl russh_sftp::server::Handler for Sftp {
             }
             buf.truncate(filled);
             Ok(buf)
-        })
-        .await?;
+        })?;
         if data.is_empty() && len > 0 {
             return Err(StatusCode::Eof.into());
         }
@@ -229,7 +237,7 @@ impl russh_sftp::server::Handler for Sftp {
         data: Vec<u8>,
     ) -> Result<Status, Self::Error> {
         let file = self.file(&handle)?;
-        blocking(move || file.write_all_at(&data, offset)).await?;
+        positional(|| file.write_all_at(&data, offset))?;
         Ok(ok(id))
     }
 
