@@ -159,6 +159,11 @@ impl Helper {
         Ok(connection)
     }
 
+    /// Whether the helper binary can be found (it may still fail to start or find no display).
+    pub fn installed(&self) -> bool {
+        self.locate().is_ok()
+    }
+
     fn locate(&self) -> Result<PathBuf, ComputerUseError> {
         if let Some(path) = &self.configured {
             return if path.is_file() {

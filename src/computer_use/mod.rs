@@ -64,6 +64,11 @@ impl ComputerUseService {
         ComputerUseService { helper: Arc::new(helper), env: ctx.env.clone() }
     }
 
+    /// Whether the desktop helper binary is installed, so these operations can work at all.
+    pub fn helper_installed(&self) -> bool {
+        self.helper.installed()
+    }
+
     /// Stops the helper; later requests answer 503.
     pub async fn shutdown(&self) {
         self.helper.stop().await;

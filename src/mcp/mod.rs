@@ -3,7 +3,7 @@
 //! `toolboxd mcp` (stdio, see `transport::stdio`).
 //!
 //! Invariants:
-//! - Every tool is a thin call into an area's domain API through the same [`AppState`] the
+//! - Every tool is a thin call into an area's domain API (desktop tools into `computer_use`) through the same [`AppState`] the
 //!   HTTP routes use; no tool reimplements file, process or git logic. A background command
 //!   started here is an ordinary `process::session` session.
 //! - A failing tool answers an `isError` result carrying the daemon's error code and status
@@ -14,6 +14,7 @@
 //! - This module knows the protocol, not HTTP: authentication stays with the route table's
 //!   middleware, which covers `/mcp` like any route.
 
+mod desktop;
 mod files;
 mod git;
 mod ports;
@@ -39,8 +40,10 @@ use crate::state::AppState;
 
 const INSTRUCTIONS: &str = "Tools for the sandbox this server runs in. Paths are relative to the \
 work dir unless absolute. Prefer read_file/edit_file/write_file over shell commands for files, \
-run_command for short commands and start_command for servers and watchers. Every failing tool \
-result starts with the daemon's error code, e.g. FILE_NOT_FOUND (404).";
+run_command for short commands and start_command for servers and watchers. Where a desktop is \
+available, screenshot shows the screen and click, move_mouse, type_text and press_keys act on it \
+(coordinates in screen pixels). Every failing tool result starts with the daemon's error code, \
+e.g. FILE_NOT_FOUND (404).";
 
 /// One MCP server over the daemon's state; cheap to clone (one per HTTP request).
 #[derive(Clone)]
@@ -57,7 +60,11 @@ impl std::fmt::Debug for McpServer {
 
 impl McpServer {
     pub fn new(state: AppState) -> Self {
-        let tools = Self::process_tools() + Self::file_tools() + Self::git_tools() + Self::port_tools();
+        let tools = Self::process_tools()
+            + Self::file_tools()
+            + Self::git_tools()
+            + Self::port_tools()
+            + Self::desktop_tools();
         McpServer { state, tools: Arc::new(tools) }
     }
 }
@@ -95,7 +102,15 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.tools.list_all()))
+        // The desktop tools only where the desktop helper is installed: elsewhere they could
+        // never work, and a model should not be offered them.
+        let desktop = self.state.computer_use.helper_installed();
+        let tools = self
+            .tools
+            .list_all()
+            .into_iter()
+            .filter(|tool| desktop || !desktop::TOOLS.contains(&&*tool.name));
+        Ok(ListToolsResult::with_all_items(tools.collect()))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

@@ -13,6 +13,7 @@ import contextlib
 import io
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import time
@@ -251,17 +252,148 @@ async def exercise_git(session: ClientSession, work: pathlib.Path):
     assert not_repo["code"] == "GIT_REPO_NOT_FOUND"
 
 
-async def exercise_desktop(session: ClientSession, names: set[str]):
-    if not DESKTOP_TOOLS & names:
-        print("SKIPPED: desktop tools are not offered (no desktop helper or display in this build)")
-        return
+HELPER = pathlib.Path(BINARY).with_name("toolboxd-desktop")
+# The test display is larger than the screenshot tool's default box (1280x800), so the default
+# screenshot is scaled: 1600x1000 at 0.8 is 1280x800.
+SCREEN = (1600, 1000)
+
+
+def x_stack_missing() -> str | None:
+    for tool in ("Xvfb", "openbox", "xterm", "xdotool", "xprop"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (tests/run.sh installs it)"
+    if not HELPER.is_file():
+        return f"{HELPER} is not built (cargo build --workspace)"
+    return None
+
+
+@contextlib.contextmanager
+def x_display():
+    """A private Xvfb with openbox; yields its DISPLAY."""
+    number = next(n for n in range(300, 400) if not os.path.exists(f"/tmp/.X11-unix/X{n}")
+                  and not os.path.exists(f"/tmp/.X{n}-lock"))
+    display = f":{number}"
+    env = {**os.environ, "DISPLAY": display}
+    procs = [subprocess.Popen(["Xvfb", display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-noreset",
+                               "-nolisten", "tcp"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    try:
+        anyio.run(eventually, lambda: anyio.to_thread.run_sync(
+            lambda: subprocess.run(["xprop", "-root"], env=env, capture_output=True).returncode == 0), "Xvfb answers")
+        procs.append(subprocess.Popen(["openbox", "--sm-disable"], env=env, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        anyio.run(eventually, lambda: anyio.to_thread.run_sync(lambda: "_NET_SUPPORTING_WM_CHECK(WINDOW)" in subprocess.run(
+            ["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], env=env, capture_output=True, text=True).stdout), "openbox runs")
+        yield display, env, procs
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
+
+
+def mouse_location(env) -> tuple[int, int]:
+    out = subprocess.run(["xdotool", "getmouselocation", "--shell"], env=env, capture_output=True, text=True).stdout
+    fields = dict(line.split("=", 1) for line in out.split())
+    return int(fields["X"]), int(fields["Y"])
+
+
+def decoded(result):
     from PIL import Image
 
-    shot = await session.call_tool("screenshot", {})
-    assert not shot.is_error, text_of(shot)
-    image = next(block for block in shot.content if block.type == "image")
-    width, height = Image.open(io.BytesIO(base64.b64decode(image.data))).size
-    assert width > 0 and height > 0
+    block = next(b for b in result.content if b.type == "image")
+    return block.mime_type, Image.open(io.BytesIO(base64.b64decode(block.data)))
+
+
+async def exercise_desktop(session: ClientSession, env: dict, procs: list, tmp: pathlib.Path):
+    listed = {tool.name: tool for tool in (await session.list_tools()).tools}
+    assert DESKTOP_TOOLS <= set(listed), DESKTOP_TOOLS - set(listed)
+    assert listed["click"].input_schema["required"] == ["x", "y"]
+
+    # Default: the whole screen, scaled to fit 1280x800, with the factor stated for the model.
+    shot = await call(session, "screenshot")
+    mime, image = decoded(shot)
+    assert mime == "image/png" and image.format == "PNG" and image.size == (1280, 800), image.size
+    assert shot.structured_content["scale"] == pytest.approx(0.8) and "0.8" in text_of(shot)
+    half = await call(session, "screenshot", scale=0.5, format="jpeg", quality=60)
+    mime, image = decoded(half)
+    assert mime == "image/jpeg" and image.format == "JPEG" and image.size == (SCREEN[0] // 2, SCREEN[1] // 2)
+    part = await call(session, "screenshot", region={"x": 10, "y": 20, "width": 300, "height": 200})
+    assert decoded(part)[1].size == (300, 200)
+
+    moved = await call(session, "move_mouse", x=123, y=456)
+    assert (moved.structured_content["x"], moved.structured_content["y"]) == (123, 456) == mouse_location(env)
+
+    # Clicking an xterm focuses it; typed text, a chord and a named key reach its shell.
+    target = tmp / "typed.txt"
+    procs.append(subprocess.Popen(["xterm", "-T", "mcp-typing", "-geometry", "80x10+200+200", "-e", "bash", "--norc",
+                                   "--noprofile"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL))
+    window = await eventually(lambda: anyio.to_thread.run_sync(lambda: subprocess.run(
+        ["xdotool", "search", "--onlyvisible", "--name", "^mcp-typing$"], env=env, capture_output=True,
+        text=True).stdout.split()), "the xterm is mapped")
+    clicked = await call(session, "click", x=400, y=250)
+    assert clicked.structured_content == {"x": 400, "y": 250, "button": "left", "clicks": 1}
+    assert mouse_location(env) == (400, 250)
+    await eventually(lambda: anyio.to_thread.run_sync(lambda: subprocess.run(
+        ["xdotool", "getwindowfocus"], env=env, capture_output=True, text=True).stdout.strip() == window[0]),
+        "the clicked xterm has the focus")
+    await call(session, "type_text", text=f"echo wrong > {target}")
+    await call(session, "press_keys", keys="ctrl+u")
+    await call(session, "type_text", text=f"echo 'typed over MCP' > {target}")
+    await call(session, "press_keys", keys="enter")
+    written = await eventually(lambda: anyio.to_thread.run_sync(lambda: target.exists() and target.read_text()),
+                               "the typed command wrote its file")
+    assert written == "typed over MCP\n"
+
+    # Bad input is a tool error with the daemon's code, and nothing moved.
+    bad = await call_error(session, "press_keys", keys="ctrl+")
+    assert bad["code"] == "BAD_REQUEST" and bad["statusCode"] == 400 and "empty" in bad["message"]
+    bad = await call_error(session, "click", x=5, y=5, clicks=0)
+    assert bad["code"] == "BAD_REQUEST" and "clicks" in bad["message"]
+    assert mouse_location(env) == (400, 250)
+
+
+@pytest.mark.skipif(x_stack_missing() is not None, reason=f"SKIPPED: {x_stack_missing()}")
+def test_desktop_tools_under_xvfb_over_http_and_stdio(start_daemon, tmp_path):
+    with x_display() as (display, env, procs):
+        daemon = start_daemon(token=TOKEN, env={"DISPLAY": display})
+
+        async def over_http():
+            async with http_session(daemon.url, TOKEN) as session:
+                await exercise_desktop(session, env, procs, tmp_path)
+
+        anyio.run(over_http)
+
+        work, data = tmp_path / "work", tmp_path / "data"
+        work.mkdir()
+
+        async def over_stdio():
+            async with stdio_session(work, data, env={"DISPLAY": display}) as session:
+                shot = await call(session, "screenshot", scale=0.25)
+                assert decoded(shot)[1].size == (SCREEN[0] // 4, SCREEN[1] // 4)
+                await call(session, "move_mouse", x=77, y=88)
+                assert mouse_location(env) == (77, 88)
+
+        anyio.run(over_stdio)
+
+
+def test_desktop_tools_without_a_display_are_clear_tool_errors(start_daemon):
+    if not HELPER.is_file():
+        reason = f"SKIPPED: {HELPER} is not built (cargo build --workspace)"
+        print(reason)
+        pytest.skip(reason)
+    unused = next(n for n in range(400, 500) if not os.path.exists(f"/tmp/.X11-unix/X{n}"))
+    daemon = start_daemon(token=TOKEN, env={"DISPLAY": f":{unused}"})
+
+    async def main():
+        async with http_session(daemon.url, TOKEN) as session:
+            for name, arguments in [("screenshot", {}), ("click", {"x": 1, "y": 1}), ("type_text", {"text": "x"})]:
+                error = await call_error(session, name, **arguments)
+                assert error["statusCode"] == 503 and error["code"] == "SERVICE_UNAVAILABLE", error
+                assert f"no X server answers at DISPLAY=:{unused}" in error["message"], error
+
+    anyio.run(main)
 
 
 async def exercise(session: ClientSession, work: pathlib.Path):
@@ -278,7 +410,8 @@ async def exercise(session: ClientSession, work: pathlib.Path):
     await exercise_files(session, work)
     await exercise_commands(session, work)
     await exercise_git(session, work)
-    await exercise_desktop(session, names)
+    # The desktop tools are offered exactly when the desktop helper is installed.
+    assert (DESKTOP_TOOLS <= names) == HELPER.is_file(), names
 
 
 def test_mcp_over_streamable_http(start_daemon):
