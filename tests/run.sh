@@ -45,7 +45,9 @@ fi
 # a working python or pip (creation interrupted) is made again; the marker is written last.
 ensure_venv() {
   local venv=$1 requirements=$2 want
-  if ! { [ -x "$venv/bin/python" ] && [ -x "$venv/bin/pip" ] && "$venv/bin/python" -c '' 2>/dev/null; }; then
+  # Running pip (a script) also catches a venv that was moved: its scripts' #! lines name the
+  # old path.
+  if ! { "$venv/bin/python" -c '' 2>/dev/null && "$venv/bin/pip" --version >/dev/null 2>&1; }; then
     rm -rf "$venv"
     python3 -m venv "$venv"
   fi
