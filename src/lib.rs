@@ -33,13 +33,11 @@ pub mod system;
 pub mod web_terminal;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Dirs};
-use crate::environment::Environment;
 use crate::state::{AppState, Context};
 
 /// Serves the API on `listener` until `shutdown` completes, then drains in-flight requests for
@@ -56,13 +54,7 @@ pub async fn run(
     // refuses to forward to it.
     let mut config = config;
     config.port = listener.local_addr()?.port();
-    let ctx = Context {
-        config: Arc::new(config),
-        dirs: Arc::new(dirs),
-        env: Environment::from_process(),
-        shutdown: CancellationToken::new(),
-    };
-    let state = AppState::new(ctx);
+    let state = AppState::new(Context::for_process(config, dirs));
     let app = routes::app(state.clone());
 
     let stop = CancellationToken::new();

@@ -22,6 +22,19 @@ pub struct Context {
     pub shutdown: CancellationToken,
 }
 
+impl Context {
+    /// The context of a serving process: the daemon's environment as it started, and a fresh
+    /// shutdown token.
+    pub fn for_process(config: Config, dirs: Dirs) -> Self {
+        Context {
+            config: Arc::new(config),
+            dirs: Arc::new(dirs),
+            env: Environment::from_process(),
+            shutdown: CancellationToken::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, FromRef)]
 pub struct AppState {
     pub config: Arc<Config>,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Options, have};
+use common::{Daemon, Options, have, playwright_dir};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "recordings-test-token";
@@ -208,11 +208,6 @@ async fn the_page_lists_serves_and_deletes_recordings_behind_the_token() {
     assert_eq!(listed, json!({"recordings": []}));
     let gone = daemon.get(&format!("/computeruse/recordings/{id}")).send().await.unwrap();
     assert_eq!(gone.status(), 404, "the API no longer knows it either");
-}
-
-fn playwright_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/playwright");
-    dir.join("node_modules/playwright-core").is_dir().then_some(dir)
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Options, have};
+use common::{Daemon, Options, have, playwright_dir};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -127,11 +127,6 @@ async fn the_page_is_a_login_form_with_a_token_and_wrong_tokens_are_refused() {
         tokio_tungstenite::connect_async(request).await.expect("the cookie opens the terminal");
     socket.send(Message::text("echo $((6*7))\r")).await.unwrap();
     read_until(&mut socket, "42").await;
-}
-
-fn playwright_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/playwright");
-    dir.join("node_modules/playwright-core").is_dir().then_some(dir)
 }
 
 #[test]

@@ -6,11 +6,9 @@ use std::sync::Arc;
 use rmcp::ServiceExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use tokio_util::sync::CancellationToken;
 
 use super::McpServer;
 use crate::config::{Config, Dirs};
-use crate::environment::Environment;
 use crate::state::{AppState, Context};
 
 /// The `/mcp` endpoint. Stateless: every POST carries a whole exchange and nothing is kept
@@ -40,13 +38,7 @@ pub async fn stdio(config: Config, shutdown: impl Future<Output = ()>) -> anyhow
     dirs.data = dirs.data.join(format!("mcp-{}", std::process::id()));
     std::fs::create_dir_all(&dirs.data)?;
     let data = dirs.data.clone();
-    let ctx = Context {
-        config: Arc::new(config),
-        dirs: Arc::new(dirs),
-        env: Environment::from_process(),
-        shutdown: CancellationToken::new(),
-    };
-    let state = AppState::new(ctx);
+    let state = AppState::new(Context::for_process(config, dirs));
     let served = McpServer::new(state.clone()).serve(rmcp::transport::stdio()).await;
     match served {
         Ok(running) => {

@@ -204,3 +204,9 @@ macro_rules! skip_unless {
         }
     };
 }
+
+/// Where tests/run.sh installs `playwright-core` (it drives Debian's chromium), if it did.
+pub fn playwright_dir() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/playwright");
+    dir.join("node_modules/playwright-core").is_dir().then_some(dir)
+}
