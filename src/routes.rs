@@ -11,7 +11,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::http::middleware;
+use crate::http::{self, middleware};
 use crate::state::AppState;
 use crate::{computer_use, fs, git, lsp, mcp, port, process, proxy, system};
 
@@ -47,12 +47,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document the daemon serves at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, mut api) = api_router().split_for_parts();
+    let (_, mut api) = http::route_docs::with_docs(api_router).split_for_parts();
     finish_document(&mut api);
     api
 }
 
-/// The whole application: routes, docs, fallbacks and middleware, bound to its state.
+/// The whole application: routes, docs, fallbacks and middleware, bound to its state. The
+/// routes are registered without their OpenAPI descriptions (`http::route_docs`): start-up
+/// only pays for the table.
 pub fn app(state: AppState) -> Router {
     let (router, _) = api_router().split_for_parts();
     let router = router

@@ -1,9 +1,9 @@
 //! HTTP routes for `/computeruse/{mouse,keyboard,screenshot,display}`: each handler checks its
 //! input, calls one `ComputerUseService` function and converts the answer.
 
+use crate::http::route_docs::routes;
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::computer_use::input::{self, Click, Drag, MouseButtonAction, ScreenshotParams, Scroll, TypeText};
 use crate::computer_use::types::{

@@ -1,6 +1,7 @@
 //! HTTP routes for `/files`: each handler decodes the query or body, calls one `FsService`
 //! method and maps the result to a status, headers and body. No file I/O happens here.
 
+use crate::http::route_docs::routes;
 use axum::body::Body;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket};
@@ -10,7 +11,6 @@ use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::download::{self, Download};
 use super::error::FsError;

@@ -1,12 +1,12 @@
 //! HTTP routes for `/git`: decode, validate required fields with the reference's wording, call
 //! the domain, and pick the contract's status code.
 
+use crate::http::route_docs::routes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::GitService;
 use super::branches::ListBranchResponse;

@@ -7,6 +7,7 @@
 pub mod extract;
 pub mod login;
 pub mod middleware;
+pub mod route_docs;
 pub mod sdk;
 pub mod server;
 pub mod side;

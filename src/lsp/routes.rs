@@ -1,10 +1,10 @@
 //! HTTP routes for `/lsp`: start/stop a language server, open/close documents, completions and
 //! symbols. Handlers validate, call one `LspService` function and convert the answer.
 
+use crate::http::route_docs::routes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::{ApiResult, ErrorEnvelope};
 use crate::http::extract::{Json, Query};

@@ -14,8 +14,12 @@ use crate::state::{AppState, Context};
 /// The `/mcp` endpoint. Stateless: every POST carries a whole exchange and nothing is kept
 /// between requests, so no per-client state can pile up (background commands live in the
 /// session area like any other). Answers are plain JSON rather than event streams.
+///
+/// The tool table (with every tool's JSON schema) is built on the first MCP request, not at
+/// start-up: most daemons never serve one.
 pub fn http(state: &AppState) -> StreamableHttpService<McpServer, LocalSessionManager> {
-    let server = McpServer::new(state.clone());
+    let server = Arc::new(std::sync::OnceLock::new());
+    let state_for_tools = state.clone();
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
@@ -23,7 +27,8 @@ pub fn http(state: &AppState) -> StreamableHttpService<McpServer, LocalSessionMa
         // bearer token, not the Host header, is what guards it.
         .disable_allowed_hosts()
         .with_cancellation_token(state.shutdown.child_token());
-    StreamableHttpService::new(move || Ok(server.clone()), Arc::new(LocalSessionManager::default()), config)
+    let make = move || Ok(server.get_or_init(|| McpServer::new(state_for_tools.clone())).clone());
+    StreamableHttpService::new(make, Arc::new(LocalSessionManager::default()), config)
 }
 
 /// `toolboxd mcp`: serves MCP on stdin/stdout until the client closes stdin or `shutdown`

@@ -1,10 +1,10 @@
 //! HTTP routes for `/port`: the listening ports and the in-use check.
 
+use crate::http::route_docs::routes;
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::{ApiResult, ErrorEnvelope};
 use crate::http::extract::Path;

@@ -23,9 +23,13 @@ use crate::state::AppState;
 struct ProxyDoc;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    let mut doc = ProxyDoc::openapi();
-    unique_operation_ids(&mut doc);
-    OpenApiRouter::with_openapi(doc)
+    // The description is built only for the document (`http::route_docs`).
+    let doc = crate::http::route_docs::wanted().then(|| {
+        let mut doc = ProxyDoc::openapi();
+        unique_operation_ids(&mut doc);
+        doc
+    });
+    OpenApiRouter::with_openapi(doc.unwrap_or_default())
         .route("/proxy/{port}", any(proxy_bare_port))
         .route("/proxy/{port}/", any(proxy_root))
         .route("/proxy/{port}/{*path}", any(proxy_path))

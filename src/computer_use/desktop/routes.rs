@@ -1,9 +1,9 @@
 //! HTTP routes for the desktop stack under `/computeruse`: start, stop, status and the
 //! per-process status, restart, logs and errors. Handlers call one `DesktopService` function.
 
+use crate::http::route_docs::routes;
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::computer_use::desktop::DesktopService;
 use crate::computer_use::desktop::types::{

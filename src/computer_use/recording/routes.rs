@@ -1,11 +1,11 @@
 //! HTTP routes for `/computeruse/recordings…`: start, stop, list, get, download, delete.
 
+use crate::http::route_docs::routes;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::computer_use::recording::types::{
     ListRecordingsResponse, Recording, StartRecordingRequest, StopRecordingRequest,

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::http::route_docs::routes;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::{ApiResult, ErrorEnvelope};
 use crate::http::extract::{Json, require};

@@ -1,11 +1,11 @@
 //! HTTP routes for `/process/interpreter`.
 
+use crate::http::route_docs::routes;
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::{ApiResult, ErrorEnvelope};
 use crate::http::extract::{Json, Path};
