@@ -1,8 +1,8 @@
-//! Startup: configuration → logging → child subreaper → bind → `toolboxd::run` → kill what is
-//! left of every child tree. Two detours before the runtime starts: as PID 1 the process
-//! becomes the init loop around a child daemon (`sys::init`), and `toolboxd entrypoint logs
-//! [FLAGS]` prints the entrypoint's log. `toolboxd mcp [FLAGS]` takes the same path but serves
-//! the tools over MCP on stdio instead of binding.
+//! Startup: configuration → logging → allocator settings → child subreaper → bind →
+//! `toolboxd::run` → kill what is left of every child tree. Two detours before the runtime
+//! starts: as PID 1 the process becomes the init loop around a child daemon (`sys::init`), and
+//! `toolboxd entrypoint logs [FLAGS]` prints the entrypoint's log. `toolboxd mcp [FLAGS]` takes
+//! the same path but serves the tools over MCP on stdio instead of binding.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -25,6 +25,8 @@ fn main() -> ExitCode {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+    // Before any thread exists: few allocator arenas keep the resident set near what is live.
+    toolboxd::sys::malloc::tune();
 
     if entrypoint_logs {
         return match Dirs::resolve(&config) {

@@ -13,10 +13,12 @@ use tokio::sync::mpsc;
 
 use super::error::{FsError, FsResult, os_text};
 
-/// Bytes read from disk per chunk.
-pub const CHUNK: usize = 1024 * 1024;
+/// Bytes read from disk per chunk: large enough that syscalls and task hand-offs cost little,
+/// small enough that the chunks alive per download (queued, being read, being sent) stay near
+/// a megabyte.
+pub const CHUNK: usize = 256 * 1024;
 /// Chunks buffered between the disk reader and the socket.
-const QUEUE: usize = 4;
+const QUEUE: usize = 2;
 
 /// `filename="…"`: Latin-1-safe, quotes and backslashes escaped, CR/LF/NUL dropped, other
 /// controls and code points above U+00FF replaced by `_` (as the reference writes it).

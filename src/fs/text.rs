@@ -127,7 +127,7 @@ pub fn read(path: &Path, range: Range, limit: usize) -> FsResult<Slice> {
 pub async fn write(entry: &EntryPath, journal: &Arc<UploadJournal>, content: &[u8]) -> FsResult<u64> {
     let shown = entry.path.display().to_string();
     let mut upload = AtomicUpload::begin(entry, 0o755, journal).await.map_err(|err| err.into_fs(&shown))?;
-    upload.write(content).await.map_err(|err| err.into_fs(&shown))?;
+    upload.write(bytes::Bytes::copy_from_slice(content)).await.map_err(|err| err.into_fs(&shown))?;
     upload.commit().await.map_err(|err| err.into_fs(&shown))
 }
 

@@ -5,6 +5,7 @@
 pub mod child;
 pub mod init;
 pub mod libgit2;
+pub mod malloc;
 pub mod pty;
 pub mod reaper;
 pub mod tree;
