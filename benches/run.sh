@@ -30,8 +30,10 @@ if ! command -v dufs >/dev/null && [ ! -x .tools/bench/bin/dufs ]; then
     echo "dufs did not build: its rows are left out"
 fi
 
-if [ ! -x .tools/bench/venv/bin/jupyter-server ]; then
+# A venv made under another path (a worktree) has scripts naming that path: rebuild it.
+if ! .tools/bench/venv/bin/jupyter-server --version >/dev/null 2>&1; then
   echo "installing Jupyter Server into .tools/bench/venv"
+  rm -rf .tools/bench/venv
   /usr/bin/python3 -m venv .tools/bench/venv
   .tools/bench/venv/bin/pip install -q jupyter_server jupyter_server_terminals
 fi
