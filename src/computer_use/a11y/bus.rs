@@ -38,7 +38,9 @@ pub async fn connect(env: &Environment, cwd: &Path) -> Result<zbus::Connection, 
         Some(session) => match address_from_session_bus(&session).await {
             Ok(address) => match open(&address).await {
                 Ok(connection) => return Ok(connection),
-                Err(err) => tried.push(format!("the address {address} from the session bus does not answer: {err}")),
+                Err(err) => {
+                    tried.push(format!("the address {address} from the session bus does not answer: {err}"))
+                }
             },
             Err(err) => tried.push(format!("the session bus {session}: {err}")),
         },
@@ -48,7 +50,9 @@ pub async fn connect(env: &Environment, cwd: &Path) -> Result<zbus::Connection, 
         match address_from_x_root(env, cwd).await {
             Ok(address) => match open(&address).await {
                 Ok(connection) => return Ok(connection),
-                Err(err) => tried.push(format!("AT_SPI_BUS={address} on the X root window does not answer: {err}")),
+                Err(err) => {
+                    tried.push(format!("AT_SPI_BUS={address} on the X root window does not answer: {err}"))
+                }
             },
             Err(detail) => tried.push(detail),
         }
@@ -91,7 +95,9 @@ async fn address_from_session_bus(session: &str) -> Result<String, String> {
     let address = match tokio::time::timeout(CALL_TIMEOUT, ask).await {
         Ok(Ok(address)) => address,
         Ok(Err(err)) => return Err(format!("org.a11y.Bus.GetAddress failed: {err}")),
-        Err(_) => return Err(format!("org.a11y.Bus.GetAddress did not answer within {}s", CALL_TIMEOUT.as_secs())),
+        Err(_) => {
+            return Err(format!("org.a11y.Bus.GetAddress did not answer within {}s", CALL_TIMEOUT.as_secs()));
+        }
     };
     if address.is_empty() {
         return Err("org.a11y.Bus.GetAddress answered an empty address".to_owned());
@@ -104,7 +110,8 @@ async fn address_from_session_bus(session: &str) -> Result<String, String> {
 async fn address_from_x_root(env: &Environment, cwd: &Path) -> Result<String, String> {
     let mut spawn = Spawn::new("xprop", cwd, env);
     spawn.args(["-root", "AT_SPI_BUS"]).stdout(std::process::Stdio::piped());
-    let mut child = spawn.spawn().map_err(|err| format!("cannot run xprop to read the X root window: {err}"))?;
+    let mut child =
+        spawn.spawn().map_err(|err| format!("cannot run xprop to read the X root window: {err}"))?;
     let Some(stdout) = child.stdout.take() else {
         return Err("xprop has no output pipe".to_owned());
     };

@@ -15,7 +15,9 @@ pub enum A11yError {
     BusUnreachable(String),
 
     /// The connection to the bus broke during the request; the next request connects again.
-    #[error("accessibility bus not reachable: the connection was lost ({0}); the next request connects again")]
+    #[error(
+        "accessibility bus not reachable: the connection was lost ({0}); the next request connects again"
+    )]
     ConnectionLost(String),
 
     /// `scope=focused` with no application on the bus.
@@ -23,7 +25,9 @@ pub enum A11yError {
     NoFocusedRoot,
 
     /// `scope=pid` names a process that has no application on the bus.
-    #[error("no accessible root for focused window: no application with pid {0} is registered on the accessibility bus")]
+    #[error(
+        "no accessible root for focused window: no application with pid {0} is registered on the accessibility bus"
+    )]
     NoApplicationForPid(i64),
 
     /// The node's application left the bus or no longer has that object.

@@ -241,6 +241,9 @@ async fn require(
     if interfaces(connection, node).await?.contains(interface) {
         Ok(())
     } else {
-        Err(A11yError::ActionNotSupported(format!("node {} has no {interface:?} interface: {otherwise}", node.id())))
+        Err(A11yError::ActionNotSupported(format!(
+            "node {} has no {interface:?} interface: {otherwise}",
+            node.id()
+        )))
     }
 }

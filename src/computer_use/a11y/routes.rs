@@ -10,7 +10,8 @@ use crate::computer_use::a11y::AccessibilityService;
 use crate::computer_use::a11y::node::{Filter, NodeRef, Scope, find_limit};
 use crate::computer_use::a11y::types::{
     AccessibilityInvokeRequest, AccessibilityNode, AccessibilityNodeRequest, AccessibilityNodesResponse,
-    AccessibilitySetValueRequest, AccessibilityTreeQuery, AccessibilityTreeResponse, FindAccessibilityNodesRequest,
+    AccessibilitySetValueRequest, AccessibilityTreeQuery, AccessibilityTreeResponse,
+    FindAccessibilityNodesRequest,
 };
 use crate::computer_use::types::Empty;
 use crate::error::{ApiResult, ErrorEnvelope};

@@ -15,10 +15,10 @@ use atspi::{CoordType, Interface, State};
 use zbus::DBusError;
 use zbus::proxy::CacheProperties;
 
+use crate::computer_use::a11y::Tree;
 use crate::computer_use::a11y::bus::CALL_TIMEOUT;
 use crate::computer_use::a11y::error::A11yError;
 use crate::computer_use::a11y::node::{Bounds, Node, NodeRef, Scope};
-use crate::computer_use::a11y::Tree;
 
 /// The most nodes one walk reads (the reference daemon's budget).
 pub const WALK_BUDGET: usize = 20_000;
@@ -44,7 +44,9 @@ where
 /// Turns a failed call into what it means for the node.
 pub fn classify(err: zbus::Error, node: &NodeRef) -> A11yError {
     let (name, detail) = match &err {
-        zbus::Error::MethodError(name, detail, _) => (name.to_string(), detail.as_deref().unwrap_or_default()),
+        zbus::Error::MethodError(name, detail, _) => {
+            (name.to_string(), detail.as_deref().unwrap_or_default())
+        }
         zbus::Error::FDO(fdo) => (fdo.name().to_string(), fdo.description().unwrap_or_default()),
         zbus::Error::InputOutput(io) if io.kind() == std::io::ErrorKind::TimedOut => {
             return A11yError::Timeout { what: format!("the application {}", node.bus), after: CALL_TIMEOUT };
@@ -56,7 +58,9 @@ pub fn classify(err: zbus::Error, node: &NodeRef) -> A11yError {
     match name.as_str() {
         "org.freedesktop.DBus.Error.ServiceUnknown"
         | "org.freedesktop.DBus.Error.NameHasNoOwner"
-        | "org.freedesktop.DBus.Error.UnknownObject" => A11yError::NodeNotFound(format!("{} ({detail})", node.id())),
+        | "org.freedesktop.DBus.Error.UnknownObject" => {
+            A11yError::NodeNotFound(format!("{} ({detail})", node.id()))
+        }
         "org.freedesktop.DBus.Error.UnknownMethod"
         | "org.freedesktop.DBus.Error.UnknownInterface"
         | "org.freedesktop.DBus.Error.UnknownProperty"
@@ -86,9 +90,7 @@ pub async fn read(
     children: bool,
 ) -> Result<(Node, Vec<NodeRef>), A11yError> {
     let accessible: AccessibleProxy<'_> = proxy(connection, node).await?;
-    let kids = async {
-        if children { accessible.get_children().await.map(Some) } else { Ok(None) }
-    };
+    let kids = async { if children { accessible.get_children().await.map(Some) } else { Ok(None) } };
     let (role, interfaces, name, description, states, kids) = tokio::join!(
         accessible.get_role_name(),
         accessible.get_interfaces(),
@@ -143,7 +145,9 @@ pub async fn scope_root(connection: &zbus::Connection, scope: Scope) -> Result<N
     match scope {
         Scope::All => Ok(registry),
         Scope::Focused => {
-            let active = futures_util::future::join_all(apps.iter().map(|app| has_active_window(connection, app))).await;
+            let active =
+                futures_util::future::join_all(apps.iter().map(|app| has_active_window(connection, app)))
+                    .await;
             let focused = apps.iter().zip(active).find(|(_, active)| *active).map(|(app, _)| app.clone());
             // Without an active window (no window manager), the first application, as in the
             // reference daemon.
@@ -198,7 +202,11 @@ fn refs(children: Vec<atspi::ObjectRefOwned>) -> Vec<NodeRef> {
 }
 
 /// The tree under `root`, `max_depth` levels deep (`None` = as deep as [`MAX_DEPTH`]).
-pub async fn tree(connection: &zbus::Connection, root: NodeRef, max_depth: Option<usize>) -> Result<Tree, A11yError> {
+pub async fn tree(
+    connection: &zbus::Connection,
+    root: NodeRef,
+    max_depth: Option<usize>,
+) -> Result<Tree, A11yError> {
     let mut walker = Walker::new(connection, root, max_depth);
     // Nodes in pre-order with their parent's index; the tree is assembled at the end.
     let mut nodes: Vec<(Node, Option<usize>)> = Vec::new();
@@ -222,9 +230,10 @@ pub async fn tree(connection: &zbus::Connection, root: NodeRef, max_depth: Optio
             parent.children.push(node);
         }
     }
-    let mut root = slots.first_mut().and_then(Option::take).ok_or_else(|| {
-        A11yError::Failed("the walk read no node".to_owned())
-    })?;
+    let mut root = slots
+        .first_mut()
+        .and_then(Option::take)
+        .ok_or_else(|| A11yError::Failed("the walk read no node".to_owned()))?;
     root.children.reverse();
     Ok(Tree { root, truncated: walker.truncated() })
 }
@@ -322,7 +331,8 @@ impl<'c> Walker<'c> {
                     return Ok(Some(Visit { node: read, depth, parent, children }));
                 }
                 Err(err) if root => return Err(err),
-                Err(A11yError::NodeNotFound(_) | A11yError::ActionNotSupported(_) | A11yError::Failed(_)) => {}
+                Err(A11yError::NodeNotFound(_) | A11yError::ActionNotSupported(_) | A11yError::Failed(_)) => {
+                }
                 Err(A11yError::Timeout { .. }) => {
                     self.truncated = true;
                     self.hung.insert(node.bus.to_string());
