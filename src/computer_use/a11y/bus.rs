@@ -110,8 +110,9 @@ async fn address_from_session_bus(session: &str) -> Result<String, String> {
 async fn address_from_x_root(env: &Environment, cwd: &Path) -> Result<String, String> {
     let mut spawn = Spawn::new("xprop", cwd, env);
     spawn.args(["-root", "AT_SPI_BUS"]).stdout(std::process::Stdio::piped());
-    let mut child =
-        spawn.spawn().map_err(|err| format!("cannot run xprop to read the X root window: {err}"))?;
+    let mut child = spawn
+        .spawn()
+        .map_err(|err| format!("cannot run xprop (x11-utils) to read the X root window: {err}"))?;
     let Some(stdout) = child.stdout.take() else {
         return Err("xprop has no output pipe".to_owned());
     };
@@ -127,6 +128,12 @@ async fn address_from_x_root(env: &Environment, cwd: &Path) -> Result<String, St
         Ok(Err(err)) => return Err(format!("cannot read xprop's output: {err}")),
         Err(_) => return Err(format!("xprop did not answer within {}s", CALL_TIMEOUT.as_secs())),
     };
+    // xprop prints the property's name when it reached the display, and nothing on stdout
+    // when it could not.
+    if !text.starts_with("AT_SPI_BUS") {
+        let display = var(env, "DISPLAY").unwrap_or_default();
+        return Err(format!("xprop cannot read the root window of DISPLAY={display} (no X server there?)"));
+    }
     parse_xprop(&text).ok_or_else(|| "the X root window has no AT_SPI_BUS property".to_owned())
 }
 
