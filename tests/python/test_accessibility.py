@@ -304,3 +304,33 @@ def test_the_bus_is_found_on_the_x_root_window(desktop, a11y, start_daemon):
                           "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent/toolboxd-session-bus"})
     tree = accessibility_for(d).get_tree(scope="all", max_depth=1)
     assert tree.root.id == REGISTRY_ROOT
+
+
+def test_after_computeruse_start_the_desktop_session_is_accessible(start_daemon):
+    # The stack's xfce4 session starts the AT-SPI launcher from its autostart entry; with no
+    # session bus known to the daemon, the routes find the bus on the root window.
+    from daytona.common.errors import DaytonaA11yUnavailableError
+    from test_desktop_stack import computer_use, missing_x_stack, stack_env
+
+    missing = missing_x_stack() or ", ".join(missing_programs())
+    if missing or shutil.which("startxfce4") is None:
+        reason = f"SKIPPED: no xfce4 desktop stack with AT-SPI ({missing or 'startxfce4 missing'})"
+        print(reason)
+        pytest.skip(reason)
+    env = {**stack_env(), "DBUS_SESSION_BUS_ADDRESS": "", "AT_SPI_BUS_ADDRESS": ""}
+    d = start_daemon(env=env)
+    cu = computer_use(d)
+    cu.start()
+    try:
+        def applications():
+            try:
+                tree = cu.accessibility.get_tree(scope="all", max_depth=1)
+            except DaytonaA11yUnavailableError:
+                return None  # the session has not started the launcher yet
+            # The session manager is a GTK program of the session: its application node shows
+            # the routes reached the session's bus.
+            return "xfce4-session" in {app.name for app in tree.root.children or []}
+
+        assert wait_for("the xfce4 session's applications on the accessibility bus", applications, timeout=60)
+    finally:
+        cu.stop()
