@@ -2,9 +2,9 @@
 //! Each handler reads its input into the area's types, calls one `AccessibilityService`
 //! function and converts the answer.
 
+use crate::http::route_docs::routes;
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::computer_use::a11y::AccessibilityService;
 use crate::computer_use::a11y::node::{Filter, NodeRef, Scope, find_limit};
