@@ -8,8 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::io::Write;
-use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Duration;
 
@@ -53,13 +51,12 @@ pub struct Script<'a> {
     pub output_limit: usize,
 }
 
-/// Writes as much of `text` into the (empty) pipe as it takes without blocking; returns how
-/// much was written. The pipe is left non-blocking.
-fn prefill(pipe: &mut std::io::PipeWriter, text: &[u8]) -> std::io::Result<usize> {
-    rustix::io::ioctl_fionbio(&*pipe, true)?;
+/// Writes as much of `text` into the (empty) pipe as it takes without waiting; returns how
+/// much was written.
+fn prefill(pipe: &tokio::net::unix::pipe::Sender, text: &[u8]) -> std::io::Result<usize> {
     let mut sent = 0;
     while sent < text.len() {
-        match pipe.write(&text[sent..]) {
+        match pipe.try_write(&text[sent..]) {
             Ok(n) => sent += n,
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
             Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -77,16 +74,13 @@ pub async fn run(env: &Environment, script: Script<'_>) -> Result<Finished, RunE
             output: format!("cannot start the command: working directory {} {what}", script.cwd.display()),
         });
     }
-    // Output: the child gets the blocking write end twice (stdout, stderr); the daemon reads
-    // the other end through the reactor.
-    let (reader, writer) = std::io::pipe()?;
-    let reader = OwnedFd::from(reader);
-    rustix::io::ioctl_fionbio(&reader, true).map_err(std::io::Error::from)?;
-    let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd_unchecked(reader)?;
+    let (writer, mut pipe) = tokio::net::unix::pipe::pipe()?;
+    let writer = writer.into_blocking_fd()?;
     // Input: the script goes into the pipe before the shell starts, as far as the pipe holds it
     // (usually all of it), so a short script costs no task and no wake-up.
-    let (stdin, mut script_in) = std::io::pipe()?;
-    let unsent = prefill(&mut script_in, script.text.as_bytes())?;
+    let (mut script_in, stdin) = tokio::net::unix::pipe::pipe()?;
+    let stdin = stdin.into_blocking_fd()?;
+    let unsent = prefill(&script_in, script.text.as_bytes())?;
     let mut cmd = Spawn::new(script.shell, script.cwd, env);
     if !script.args.is_empty() {
         // `-s` keeps reading the script from stdin; `--` keeps an argument like `-x` from
@@ -112,10 +106,9 @@ pub async fn run(env: &Environment, script: Script<'_>) -> Result<Finished, RunE
     if unsent < script.text.len() {
         let mut rest = script.text.into_bytes();
         rest.drain(..unsent);
-        let mut stdin = tokio::net::unix::pipe::Sender::from_owned_fd_unchecked(OwnedFd::from(script_in))?;
         // A shell that exits before reading its whole script closes the pipe; that is not an error.
         tokio::spawn(async move {
-            let _ = stdin.write_all(&rest).await;
+            let _ = script_in.write_all(&rest).await;
         });
     } else {
         drop(script_in);
