@@ -54,12 +54,13 @@ CMD ["sleep", "infinity"]
 # Stage 4 (`--target desktop`): the sandbox plus the desktop stack that
 # `POST /computeruse/start` runs: Xvfb, an xfce4 session (dbus-x11 for its session bus), x11vnc,
 # noVNC with websockify (novnc_proxy also needs procps' `ps`), and the desktop helper with the
-# libraries it loads. The contract's settings are the defaults below.
+# libraries it loads; at-spi2-core's bus launcher (started by the xfce4 session) serves
+# `/computeruse/a11y`. The contract's settings are the defaults below.
 FROM sandbox AS desktop
 RUN apt-get update \
  && apt-get install -y --no-install-recommends xvfb xfce4 xfce4-session dbus-x11 x11vnc novnc \
       websockify procps x11-utils libxcb1 libxcb-randr0 libwayland-client0 libgbm1 \
-      libpipewire-0.3-0 libdbus-1-3 \
+      libpipewire-0.3-0 libdbus-1-3 at-spi2-core \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build-desktop /toolboxd-desktop /usr/local/bin/toolboxd-desktop
 ENV DISPLAY=:0 VNC_RESOLUTION=1024x768 VNC_PORT=5901 NO_VNC_PORT=6080

@@ -43,6 +43,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(computer_use::routes::router())
         .merge(computer_use::desktop::routes::router())
         .merge(computer_use::recording::routes::router())
+        .merge(computer_use::a11y::routes::router())
 }
 
 /// The OpenAPI document the daemon serves at `/openapi.json`.

@@ -54,6 +54,7 @@ pub struct AppState {
     pub computer_use: computer_use::ComputerUseService,
     pub desktop: computer_use::desktop::DesktopService,
     pub recordings: computer_use::recording::RecordingService,
+    pub a11y: computer_use::a11y::AccessibilityService,
 }
 
 impl AppState {
@@ -72,6 +73,7 @@ impl AppState {
             computer_use: computer_use::ComputerUseService::new(&ctx),
             desktop: computer_use::desktop::DesktopService::new(&ctx),
             recordings: computer_use::recording::RecordingService::new(&ctx),
+            a11y: computer_use::a11y::AccessibilityService::new(&ctx),
             config: ctx.config,
             dirs: ctx.dirs,
             env: ctx.env,
@@ -96,6 +98,7 @@ impl AppState {
             self.computer_use.shutdown(),
             self.desktop.shutdown(),
             self.recordings.shutdown(),
+            self.a11y.shutdown(),
         );
     }
 }

@@ -31,6 +31,9 @@ APT_PACKAGES+=(pkg-config libwayland-dev libxcb1-dev libxcb-randr0-dev libdbus-1
 # check, x11-utils (xwininfo, xev, xdpyinfo), and the contract's stack: the xfce4 session (about
 # 40 MB, under two minutes to install), x11vnc and noVNC.
 APT_PACKAGES+=(xvfb openbox xterm xdotool x11-utils xfce4 xfce4-session dbus-x11 x11vnc novnc websockify)
+# Accessibility (tests/python/test_accessibility.py): a session bus, the AT-SPI bus launcher and
+# registry, and a GTK dialog (zenity) whose toolkit bridge speaks AT-SPI.
+APT_PACKAGES+=(dbus-daemon at-spi2-core libatk-adaptor zenity)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done

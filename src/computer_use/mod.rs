@@ -14,6 +14,8 @@
 //! This module knows nothing of HTTP: `routes.rs` translates requests and
 //! [`ComputerUseError`]s.
 
+/// Accessibility: the AT-SPI tree over D-Bus (pure Rust, no desktop helper).
+pub mod a11y;
 /// The desktop stack: start/stop/status of Xvfb, the desktop, VNC and noVNC.
 pub mod desktop;
 pub mod error;
