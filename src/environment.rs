@@ -58,6 +58,14 @@ impl Environment {
         self.read().get(name.as_ref()).cloned()
     }
 
+    /// Calls `f` with every variable, under the read lock and without copying them (a spawn
+    /// copies them once itself).
+    pub fn for_each(&self, mut f: impl FnMut(&OsStr, &OsStr)) {
+        for (name, value) in self.read().iter() {
+            f(name, value);
+        }
+    }
+
     /// A copy to hand to a child process.
     pub fn snapshot(&self) -> Vec<(OsString, OsString)> {
         self.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect()

@@ -130,7 +130,7 @@ pub fn with_middleware(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::require_token))
+        .layer(axum::middleware::from_fn_with_state(state.config.clone(), middleware::require_token))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::render_envelope))
         // Failures are logged once, with their message, by `render_envelope`.

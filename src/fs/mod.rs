@@ -96,6 +96,23 @@ impl FsService {
         blocking(move || info::list(&shown, &resolved, depth)).await
     }
 
+    /// [`FsService::list`] rendered as the JSON array the route sends, on the blocking pool
+    /// (a large directory is megabytes of JSON); `with_paths: false` leaves out every `path`.
+    pub async fn list_json(&self, shown: String, depth: usize, with_paths: bool) -> FsResult<Vec<u8>> {
+        let resolved = self.resolve(&shown);
+        blocking(move || {
+            let mut entries = info::list(&shown, &resolved, depth)?;
+            if !with_paths {
+                entries.iter_mut().for_each(|e| e.path = None);
+            }
+            // Sized for a typical entry so the buffer is not regrown and copied many times.
+            let mut json = Vec::with_capacity(2 + entries.len() * 300);
+            serde_json::to_writer(&mut json, &entries).map_err(|err| FsError::Unexpected(err.to_string()))?;
+            Ok(json)
+        })
+        .await
+    }
+
     pub async fn stat(&self, shown: String) -> FsResult<FileInfo> {
         let resolved = self.resolve(&shown);
         blocking(move || info::stat(&shown, &resolved)).await

@@ -80,7 +80,7 @@ pub struct ListQuery {
     depth: Option<String>,
 }
 
-async fn list(fs: FsService, query: ListQuery, headers: HeaderMap) -> ApiResult<axum::Json<Vec<FileInfo>>> {
+async fn list(fs: FsService, query: ListQuery, headers: HeaderMap) -> ApiResult<Response> {
     let shown = query.path.filter(|p| !p.is_empty()).unwrap_or_else(|| ".".to_owned());
     let depth = match query.depth.as_deref() {
         None | Some("") => 1,
@@ -89,11 +89,8 @@ async fn list(fs: FsService, query: ListQuery, headers: HeaderMap) -> ApiResult<
             _ => return Err(ApiError::bad_request("depth must be an integer >= 1")),
         },
     };
-    let mut entries = fs.list(shown, depth).await?;
-    if sdk::strict_go_client(&headers) {
-        entries.iter_mut().for_each(|e| e.path = None);
-    }
-    Ok(axum::Json(entries))
+    let json = fs.list_json(shown, depth, !sdk::strict_go_client(&headers)).await?;
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response())
 }
 
 /// Lists a directory (flat pre-order down to `depth`).
@@ -104,7 +101,7 @@ async fn list_files(
     State(fs): State<FsService>,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
-) -> ApiResult<axum::Json<Vec<FileInfo>>> {
+) -> ApiResult<Response> {
     list(fs, query, headers).await
 }
 
@@ -117,7 +114,7 @@ async fn list_files_slash(
     State(fs): State<FsService>,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
-) -> ApiResult<axum::Json<Vec<FileInfo>>> {
+) -> ApiResult<Response> {
     list(fs, query, headers).await
 }
 

@@ -2,6 +2,7 @@
 //! catch panics → authenticate → the route table.
 
 use std::any::Any;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -10,8 +11,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
+use crate::config::Config;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Writes the contract's JSON envelope for every response that carries an [`ApiError`], so
 /// handler errors, extractor rejections, auth failures, unknown routes and panics look alike.
@@ -63,8 +64,10 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 
 /// With a token configured, every request (websocket upgrades included) must carry
 /// `Authorization: Bearer <token>`; the comparison takes the same time whatever the input.
-pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(expected) = state.config.token.as_deref() {
+/// Only the configuration is its state: extracting the whole `AppState` would clone every
+/// area's handle on every request.
+pub async fn require_token(State(config): State<Arc<Config>>, request: Request, next: Next) -> Response {
+    if let Some(expected) = config.token.as_deref() {
         let presented = bearer_token(request.headers()).unwrap_or("");
         if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
             return ApiError::unauthorized("missing or invalid bearer token").into_response();

@@ -91,12 +91,11 @@ impl Spawn {
     pub fn new(program: impl AsRef<OsStr>, cwd: &Path, env: &Environment) -> Spawn {
         #[allow(clippy::disallowed_methods)]
         let mut cmd = tokio::process::Command::new(program);
-        cmd.env_clear()
-            .envs(env.snapshot())
-            .current_dir(cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.env_clear();
+        env.for_each(|name, value| {
+            cmd.env(name, value);
+        });
+        cmd.current_dir(cwd).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         Spawn { cmd, session: None }
     }
 

@@ -73,6 +73,15 @@ fn children() -> Vec<i32> {
     found
 }
 
+/// Whether some child of the daemon, owned or not, has exited and is not reaped yet (looked
+/// at without reaping it).
+fn exited_child_waiting() -> bool {
+    use rustix::process::{WaitId, WaitIdOptions};
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    // ECHILD: no children at all.
+    matches!(rustix::process::waitid(WaitId::All, options), Ok(Some(_)))
+}
+
 /// Reaps every exited child that no owner waits for; returns how many were reaped.
 pub fn reap_orphans() -> usize {
     let owned = owned();
@@ -107,6 +116,13 @@ pub fn spawn_reaper() {
             tokio::select! {
                 received = chld.recv(), if watching => watching = received.is_some(),
                 () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+            // Most exits are owned children's, which their owners reap at once (through a
+            // pidfd). Let those run first, then look, with one syscall, whether any child is
+            // left to reap at all before scanning `/proc` on a blocking thread.
+            tokio::task::yield_now().await;
+            if !exited_child_waiting() {
+                continue;
             }
             let reaped = tokio::task::spawn_blocking(reap_orphans).await.unwrap_or(0);
             if reaped > 0 {

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,6 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::environment::Environment;
 use crate::process::exec::output::CappedOutput;
 use crate::process::owner::Spawn;
+
+/// The most read from the output pipe at once.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// What a finished script left behind.
 #[derive(Debug)]
@@ -49,6 +51,21 @@ pub struct Script<'a> {
     pub output_limit: usize,
 }
 
+/// Writes as much of `text` into the (empty) pipe as it takes without waiting; returns how
+/// much was written.
+fn prefill(pipe: &tokio::net::unix::pipe::Sender, text: &[u8]) -> std::io::Result<usize> {
+    let mut sent = 0;
+    while sent < text.len() {
+        match pipe.try_write(&text[sent..]) {
+            Ok(n) => sent += n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(sent)
+}
+
 pub async fn run(env: &Environment, script: Script<'_>) -> Result<Finished, RunError> {
     if !script.cwd.is_dir() {
         let what = if script.cwd.exists() { "is not a directory" } else { "does not exist" };
@@ -59,16 +76,21 @@ pub async fn run(env: &Environment, script: Script<'_>) -> Result<Finished, RunE
     }
     let (writer, mut pipe) = tokio::net::unix::pipe::pipe()?;
     let writer = writer.into_blocking_fd()?;
+    // Input: the script goes into the pipe before the shell starts, as far as the pipe holds it
+    // (usually all of it), so a short script costs no task and no wake-up.
+    let (mut script_in, stdin) = tokio::net::unix::pipe::pipe()?;
+    let stdin = stdin.into_blocking_fd()?;
+    let unsent = prefill(&script_in, script.text.as_bytes())?;
     let mut cmd = Spawn::new(script.shell, script.cwd, env);
     if !script.args.is_empty() {
         // `-s` keeps reading the script from stdin; `--` keeps an argument like `-x` from
         // being taken as a shell option.
         cmd.arg("-s").arg("--").args(script.args);
     }
-    cmd.envs(script.envs).stdin(Stdio::piped()).stderr(writer.try_clone()?).stdout(writer);
+    cmd.envs(script.envs).stdin(stdin).stderr(writer.try_clone()?).stdout(writer);
     // The spawn consumes the command and with it the pipe's write ends: EOF only comes once
     // the tree has closed them all.
-    let mut child = match cmd.spawn() {
+    let child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) => {
             return Ok(Finished {
@@ -81,24 +103,28 @@ pub async fn run(env: &Environment, script: Script<'_>) -> Result<Finished, RunE
             });
         }
     };
-    if let Some(mut stdin) = child.stdin.take() {
-        let text = script.text;
+    if unsent < script.text.len() {
+        let mut rest = script.text.into_bytes();
+        rest.drain(..unsent);
         // A shell that exits before reading its whole script closes the pipe; that is not an error.
         tokio::spawn(async move {
-            let _ = stdin.write_all(text.as_bytes()).await;
+            let _ = script_in.write_all(&rest).await;
         });
+    } else {
+        drop(script_in);
     }
     let tree = child.tree;
     let limit = script.output_limit;
     let work = async {
         let mut output = CappedOutput::new(limit);
-        let mut buf = vec![0u8; 64 * 1024];
+        // Read into spare capacity: nothing is zeroed per request.
+        let mut buf = Vec::with_capacity(READ_CHUNK);
         loop {
-            let n = pipe.read(&mut buf).await?;
-            if n == 0 {
+            buf.clear();
+            if pipe.read_buf(&mut buf).await? == 0 {
                 break;
             }
-            output.push(&buf[..n]);
+            output.push(&buf);
         }
         let exit = tree.wait().await;
         Ok::<_, std::io::Error>((exit, output))

@@ -1,12 +1,13 @@
 //! One terminal: a shell in a pseudo-terminal, its output ring and its lifecycle.
 //!
-//! Threads per started session (all end when the shell and the terminal are gone):
-//! - `pty-read`: blocking reads of the master (≤32 KiB) appended to the ring; it never waits
-//!   for a client, so a stalled client cannot stall the shell;
-//! - `pty-write`: drains a bounded input channel (64 chunks) into the master, so a shell that
-//!   stops reading its input blocks only this thread and, through the channel, the senders;
-//! - a task waits for the shell, gives the reader up to 5 s to drain, then publishes the exit
-//!   and removes the session from the registry.
+//! Tasks per started session (all end when the shell and the terminal are gone), on the
+//! runtime with the master in non-blocking mode, so a keystroke and its echo cross no thread:
+//! - a reader: reads of the master (≤32 KiB) appended to the ring; it never waits for a
+//!   client, so a stalled client cannot stall the shell;
+//! - a writer: drains a bounded input channel (64 chunks) into the master, so a shell that
+//!   stops reading its input stalls only this task and, through the channel, the senders;
+//! - a waiter: waits for the shell, gives the reader up to 5 s to drain, then publishes the
+//!   exit and removes the session from the registry.
 //!
 //! The shell is started through `process::owner` as the leader of a new session with the
 //! terminal as its controlling tty, so its exit code or signal is exact and deleting the
@@ -16,7 +17,6 @@
 //! cursor into the ring (see `socket.rs`).
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -187,40 +188,14 @@ impl Session {
         // shell and everything that inherited the terminal have closed it.
         let child = spawn.spawn().map_err(start)?;
         let tree = child.tree;
-        let reader = master.try_clone().map(std::fs::File::from).map_err(start);
-        let writer = master.try_clone().map(std::fs::File::from).map_err(start);
-        let (mut reader, mut writer) = match (reader, writer) {
-            (Ok(reader), Ok(writer)) => (reader, writer),
-            (Err(err), _) | (_, Err(err)) => return Err(err),
-        };
+        // The master is served by two tasks on the runtime, not by threads: a keystroke then
+        // reaches the shell, and its echo the client, without a thread switch on the way.
+        let io = master.try_clone().and_then(crate::sys::pty::async_master).map(Arc::new).map_err(start)?;
 
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-        let session = Arc::clone(self);
-        let spawned = std::thread::Builder::new().name("pty-read".into()).spawn(move || {
-            let mut buf = vec![0u8; MAX_CHUNK];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => session.push_output(&buf[..n]),
-                    Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                    // EIO once the last slave descriptor closes: the normal end on Linux.
-                    Err(_) => break,
-                }
-            }
-            let _ = done_tx.send(());
-        });
-        if let Err(err) = spawned {
-            return Err(PtyError::Start(err.to_string()));
-        }
-
-        let (input_tx, mut input_rx) = mpsc::channel::<Bytes>(INPUT_QUEUE);
-        let _ = std::thread::Builder::new().name("pty-write".into()).spawn(move || {
-            while let Some(data) = input_rx.blocking_recv() {
-                if writer.write_all(&data).and_then(|()| writer.flush()).is_err() {
-                    break;
-                }
-            }
-        });
+        tokio::spawn(read_output(Arc::clone(&io), Arc::clone(self), done_tx));
+        let (input_tx, input_rx) = mpsc::channel::<Bytes>(INPUT_QUEUE);
+        tokio::spawn(write_input(io, input_rx));
         *lock(&self.input) = Some(input_tx);
 
         let session = Arc::clone(self);
@@ -278,6 +253,47 @@ impl Session {
         };
         if let Some(tree) = tree {
             tree.kill_now();
+        }
+    }
+}
+
+/// Appends everything the terminal prints to the ring until the last slave descriptor closes
+/// (EIO, the normal end on Linux); it never waits for a client, so a stalled client cannot
+/// stall the shell.
+async fn read_output(
+    io: Arc<AsyncFd<OwnedFd>>,
+    session: Arc<Session>,
+    done: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut buf = vec![0u8; MAX_CHUNK];
+    loop {
+        let Ok(mut ready) = io.readable().await else { break };
+        match ready.try_io(|fd| Ok(rustix::io::read(fd.get_ref(), &mut buf)?)) {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => session.push_output(&buf[..n]),
+            Ok(Err(err)) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Ok(Err(_)) => break,
+            // Not readable after all: `try_io` cleared the readiness; wait again.
+            Err(_) => {}
+        }
+    }
+    let _ = done.send(());
+}
+
+/// Drains the bounded input queue into the terminal. A shell that stops reading its input
+/// leaves this task waiting for the terminal to become writable, and the queue's senders
+/// waiting for room.
+async fn write_input(io: Arc<AsyncFd<OwnedFd>>, mut input: mpsc::Receiver<Bytes>) {
+    while let Some(data) = input.recv().await {
+        let mut rest = &data[..];
+        while !rest.is_empty() {
+            let Ok(mut ready) = io.writable().await else { return };
+            match ready.try_io(|fd| Ok(rustix::io::write(fd.get_ref(), rest)?)) {
+                Ok(Ok(n)) => rest = &rest[n..],
+                Ok(Err(err)) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Ok(Err(_)) => return,
+                Err(_) => {}
+            }
         }
     }
 }
