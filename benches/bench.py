@@ -220,6 +220,8 @@ class Bench:
         argv = [self.bin, "--port", str(port), "--bind", "127.0.0.1", "--work-dir", work,
                 "--data-dir", data, "--log-level", "error", "--ssh-port", str(ssh_port),
                 "--web-terminal-port", "0", *extra]
+        if os.path.exists(self.args.desktop_helper):
+            argv += ["--desktop-helper", self.args.desktop_helper]
         return Server("toolboxd", argv, port, "/version", env=full_env)
 
     def nginx(self, body, ready_path="/"):
@@ -1015,7 +1017,12 @@ def load_average():
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("workloads", nargs="*", help=f"default: all of {', '.join(WORKLOADS)}")
-    p.add_argument("--toolboxd", default=os.path.join(ROOT, "target/release/toolboxd"))
+    # The static build is what the Dockerfile ships (scripts/build-static.sh): no loader, no
+    # relocations at start, no shared libraries mapped, so it is the one whose start-up and idle
+    # memory a sandbox sees.
+    p.add_argument("--toolboxd", default=os.path.join(ROOT, "target/x86_64-unknown-linux-gnu/release/toolboxd"))
+    p.add_argument("--desktop-helper", default=os.path.join(ROOT, "target/release/toolboxd-desktop"),
+                   help="passed as --desktop-helper when it exists (it cannot be linked statically)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="small sizes, one round (for development)")
     p.add_argument("--out", default=None, help="report file (default BENCHMARKS.md; none with --quick)")

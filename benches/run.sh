@@ -38,8 +38,10 @@ if ! .tools/bench/venv/bin/jupyter-server --version >/dev/null 2>&1; then
   .tools/bench/venv/bin/pip install -q jupyter_server jupyter_server_terminals
 fi
 
-# The workspace builds the desktop helper (toolboxd-desktop) beside toolboxd when it exists.
-cargo build --locked --release --workspace
+# What is measured is what ships: the static daemon (the same build as CI's and the
+# Dockerfile's), and the desktop helper, which links X libraries and so stays dynamic.
+bash scripts/build-static.sh
+cargo build --locked --release -p toolboxd-desktop
 
 # The driver itself runs on the client core; it pins every server to the other.
 exec taskset -c 0 /usr/bin/python3 benches/bench.py "$@"

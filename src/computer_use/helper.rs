@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,7 +26,7 @@ use toolboxd_desktop_protocol::{ErrorKind, HelperError, Op, Output, PROTOCOL_VER
 
 use crate::computer_use::error::ComputerUseError;
 use crate::environment::Environment;
-use crate::process::owner::{Exit, Spawn};
+use crate::process::owner::{ChildIo, Exit, Spawn};
 
 /// The helper's file name, looked for beside the daemon's own executable and on `PATH`.
 pub const HELPER_NAME: &str = "toolboxd-desktop";
@@ -194,7 +193,7 @@ impl Helper {
     async fn spawn(&self, display: &str) -> Result<Connection, ComputerUseError> {
         let path = self.locate()?;
         let mut spawn = Spawn::new(&path, &self.cwd, &self.env);
-        spawn.env("DISPLAY", display).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        spawn.env("DISPLAY", display).stdin(ChildIo::Piped).stdout(ChildIo::Piped).stderr(ChildIo::Piped);
         let child =
             spawn.spawn().map_err(|source| ComputerUseError::HelperSpawn { path: path.clone(), source })?;
         let broken = |detail: String| ComputerUseError::HelperBroken { path: path.clone(), detail };

@@ -13,7 +13,6 @@
 //! later requests fail at once instead of hanging.
 
 use std::collections::{HashMap, VecDeque};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -27,7 +26,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::lsp::error::LspError;
-use crate::process::owner::{Exit, Spawn, Tree};
+use crate::process::owner::{ChildIo, Exit, Spawn, Tree};
 
 /// Largest message a server may send; a bigger `Content-Length` is treated as a broken server.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -93,7 +92,7 @@ impl LspClient {
     /// Spawns the server and starts its I/O tasks (no LSP handshake yet).
     pub(crate) fn spawn(launch: Launch<'_>, workspace_folders: Value) -> Result<LspClient, LspError> {
         let Launch { name, mut command, program, install, args } = launch;
-        command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.args(args).stdin(ChildIo::Piped).stdout(ChildIo::Piped).stderr(ChildIo::Piped);
         let mut child = command.spawn().map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => LspError::NotInstalled { server: program, install },
             _ => LspError::Spawn { server: program, source },

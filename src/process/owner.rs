@@ -15,8 +15,11 @@
 //! takes its status. Tree membership (parent chain, process group, owner tag) lives in
 //! `sys::tree`. Spawning needs a tokio runtime.
 
-use std::ffi::OsStr;
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr, OsString};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,7 +31,7 @@ use tokio::sync::watch;
 
 use crate::environment::Environment;
 use crate::sys::tree::{self, OWNER_TAG, TreeId};
-use crate::sys::{child, reaper};
+use crate::sys::{child, reaper, spawn};
 
 /// How often a terminating tree is checked for members that are still alive.
 const TERMINATE_POLL: Duration = Duration::from_millis(50);
@@ -78,10 +81,51 @@ impl Exit {
     }
 }
 
+/// What one of a child's standard descriptors is connected to.
+#[derive(Debug)]
+pub enum ChildIo {
+    /// `/dev/null` (the default).
+    Null,
+    /// A new pipe whose other end is in [`Child`].
+    Piped,
+    /// The daemon's own descriptor.
+    Inherit,
+    /// This descriptor (a pipe end, a file, a terminal's slave side); closed in the daemon
+    /// once the child has it.
+    Fd(OwnedFd),
+}
+
+impl From<OwnedFd> for ChildIo {
+    fn from(fd: OwnedFd) -> Self {
+        ChildIo::Fd(fd)
+    }
+}
+
+impl From<std::fs::File> for ChildIo {
+    fn from(file: std::fs::File) -> Self {
+        ChildIo::Fd(file.into())
+    }
+}
+
+impl From<ChildIo> for Stdio {
+    fn from(io: ChildIo) -> Self {
+        match io {
+            ChildIo::Null => Stdio::null(),
+            ChildIo::Piped => Stdio::piped(),
+            ChildIo::Inherit => Stdio::inherit(),
+            ChildIo::Fd(fd) => Stdio::from(fd),
+        }
+    }
+}
+
 /// A child to start; see the module documentation.
 #[derive(Debug)]
 pub struct Spawn {
-    cmd: tokio::process::Command,
+    program: OsString,
+    args: Vec<OsString>,
+    cwd: PathBuf,
+    env: BTreeMap<OsString, OsString>,
+    stdio: [ChildIo; 3],
     session: Option<bool>,
 }
 
@@ -89,29 +133,33 @@ impl Spawn {
     /// `program` (looked up in the environment's `PATH`) in `cwd` with `env`'s variables and
     /// stdio connected to `/dev/null`.
     pub fn new(program: impl AsRef<OsStr>, cwd: &Path, env: &Environment) -> Spawn {
-        #[allow(clippy::disallowed_methods)]
-        let mut cmd = tokio::process::Command::new(program);
-        cmd.env_clear();
+        let mut vars = BTreeMap::new();
         env.for_each(|name, value| {
-            cmd.env(name, value);
+            vars.insert(name.to_owned(), value.to_owned());
         });
-        cmd.current_dir(cwd).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        Spawn { cmd, session: None }
+        Spawn {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            cwd: cwd.to_owned(),
+            env: vars,
+            stdio: [ChildIo::Null, ChildIo::Null, ChildIo::Null],
+            session: None,
+        }
     }
 
     pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Spawn {
-        self.cmd.arg(arg);
+        self.args.push(arg.as_ref().to_owned());
         self
     }
 
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&mut self, args: I) -> &mut Spawn {
-        self.cmd.args(args);
+        self.args.extend(args.into_iter().map(|arg| arg.as_ref().to_owned()));
         self
     }
 
     /// Adds or replaces one variable.
     pub fn env(&mut self, name: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Spawn {
-        self.cmd.env(name, value);
+        self.env.insert(name.as_ref().to_owned(), value.as_ref().to_owned());
         self
     }
 
@@ -121,22 +169,24 @@ impl Spawn {
         K: AsRef<OsStr>,
         V: AsRef<OsStr>,
     {
-        self.cmd.envs(vars);
+        for (name, value) in vars {
+            self.env(name, value);
+        }
         self
     }
 
-    pub fn stdin(&mut self, stdio: impl Into<Stdio>) -> &mut Spawn {
-        self.cmd.stdin(stdio);
+    pub fn stdin(&mut self, io: impl Into<ChildIo>) -> &mut Spawn {
+        self.stdio[0] = io.into();
         self
     }
 
-    pub fn stdout(&mut self, stdio: impl Into<Stdio>) -> &mut Spawn {
-        self.cmd.stdout(stdio);
+    pub fn stdout(&mut self, io: impl Into<ChildIo>) -> &mut Spawn {
+        self.stdio[1] = io.into();
         self
     }
 
-    pub fn stderr(&mut self, stdio: impl Into<Stdio>) -> &mut Spawn {
-        self.cmd.stderr(stdio);
+    pub fn stderr(&mut self, io: impl Into<ChildIo>) -> &mut Spawn {
+        self.stdio[2] = io.into();
         self
     }
 
@@ -152,37 +202,210 @@ impl Spawn {
     /// returns.
     pub fn spawn(mut self) -> std::io::Result<Child> {
         let tag = next_tag();
-        self.cmd.env(OWNER_TAG, &tag).kill_on_drop(false);
+        self.env.insert(OWNER_TAG.into(), tag.clone().into());
+        // A new session needs a fork-to-exec hook (`sys::child`), and so std's fork; every
+        // other child is started with posix_spawn, which needs a pidfd to be waited for.
+        let (pid, pipes, exit) = match self.session {
+            None if pidfd_supported() => self.spawn_direct()?,
+            _ => self.spawn_with_std()?,
+        };
+        let (exit_tx, exit_rx) = watch::channel(None);
+        tokio::spawn(async move {
+            let exit = exit.await;
+            reaper::release(pid);
+            exit_tx.send_replace(Some(exit));
+        });
+        let tree = Tree(Arc::new(TreeInner { pid, tag, exit: exit_rx, disowned: AtomicBool::new(false) }));
+        let Pipes { stdin, stdout, stderr } = pipes;
+        Ok(Child { stdin, stdout, stderr, tree })
+    }
+
+    fn spawn_with_std(self) -> std::io::Result<(i32, Pipes, BoxFuture<'static, Exit>)> {
+        #[allow(clippy::disallowed_methods)]
+        let mut cmd = tokio::process::Command::new(&self.program);
+        cmd.env_clear().envs(&self.env).args(&self.args).current_dir(&self.cwd).kill_on_drop(false);
+        let [stdin, stdout, stderr] = self.stdio;
+        cmd.stdin(stdin).stdout(stdout).stderr(stderr);
         match self.session {
-            Some(controlling_tty) => child::lead_new_session(self.cmd.as_std_mut(), controlling_tty),
+            Some(controlling_tty) => child::lead_new_session(cmd.as_std_mut(), controlling_tty),
             None => {
-                self.cmd.process_group(0);
+                cmd.process_group(0);
             }
         }
-        let mut cmd = self.cmd;
-        // The one place a child is actually started.
+        // The one place (with `spawn_direct`) a child is actually started.
         #[allow(clippy::disallowed_methods)]
         let mut spawned = reaper::spawn_owned(|| cmd.spawn(), tokio::process::Child::id)?;
         drop(cmd);
         let pid = spawned.id().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0);
-        let (stdin, stdout, stderr) = (spawned.stdin.take(), spawned.stdout.take(), spawned.stderr.take());
-        let (exit_tx, exit_rx) = watch::channel(None);
-        tokio::spawn(async move {
-            let exit = match spawned.wait().await {
+        let pipes = Pipes {
+            stdin: spawned.stdin.take(),
+            stdout: spawned.stdout.take(),
+            stderr: spawned.stderr.take(),
+        };
+        let exit = async move {
+            match spawned.wait().await {
                 Ok(status) => Exit::from_status(status),
                 Err(err) => {
                     tracing::warn!("cannot reap child {pid}: {err}");
                     Exit::Code(-1)
                 }
-            };
-            reaper::release(pid);
-            exit_tx.send_replace(Some(exit));
-        });
-        let tree = Tree(Arc::new(TreeInner { pid, tag, exit: exit_rx, disowned: AtomicBool::new(false) }));
-        Ok(Child { stdin, stdout, stderr, tree })
+            }
+        };
+        Ok((pid, pipes, Box::pin(exit)))
+    }
+
+    fn spawn_direct(self) -> std::io::Result<(i32, Pipes, BoxFuture<'static, Exit>)> {
+        let path = find_program(&self.program, self.env.get(OsStr::new("PATH")).map(OsString::as_os_str))?;
+        let c_string = |bytes: &[u8]| {
+            CString::new(bytes).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "nul byte in a spawn argument")
+            })
+        };
+        let path = c_string(path.as_os_str().as_bytes())?;
+        let argv = std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|arg| c_string(arg.as_bytes()))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let envp = self
+            .env
+            .iter()
+            .map(|(name, value)| c_string(&[name.as_bytes(), b"=", value.as_bytes()].concat()))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let cwd = c_string(self.cwd.as_os_str().as_bytes())?;
+
+        // The child's ends live until the spawn has returned; the daemon keeps the others.
+        let mut child_ends: [Option<OwnedFd>; 3] = [None, None, None];
+        let mut ours: [Option<OwnedFd>; 3] = [None, None, None];
+        let mut inherit = [false; 3];
+        for (index, io) in self.stdio.into_iter().enumerate() {
+            match io {
+                ChildIo::Piped => {
+                    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+                    let (child_end, our_end) = if index == 0 { (read, write) } else { (write, read) };
+                    child_ends[index] = Some(child_end);
+                    ours[index] = Some(our_end);
+                }
+                ChildIo::Fd(fd) => child_ends[index] = Some(fd),
+                ChildIo::Inherit => inherit[index] = true,
+                ChildIo::Null => {}
+            }
+        }
+        let slot = |index: usize| match &child_ends[index] {
+            Some(fd) => spawn::Slot::Dup(fd.as_fd()),
+            None if inherit[index] => spawn::Slot::Inherit,
+            None => spawn::Slot::DevNull,
+        };
+        let request = spawn::Request {
+            path: &path,
+            argv: &argv,
+            envp: &envp,
+            cwd: &cwd,
+            stdio: [slot(0), slot(1), slot(2)],
+            new_process_group: true,
+        };
+        // The one place (with `spawn_with_std`) a child is actually started.
+        let pid = reaper::spawn_owned(|| spawn::spawn(&request), |&pid| u32::try_from(pid).ok())?;
+        drop(child_ends);
+        let [stdin, stdout, stderr] = ours;
+        let pipes = Pipes {
+            stdin: stdin.map(|fd| ChildStdin::from_std(std::process::ChildStdin::from(fd))).transpose()?,
+            stdout: stdout
+                .map(|fd| ChildStdout::from_std(std::process::ChildStdout::from(fd)))
+                .transpose()?,
+            stderr: stderr
+                .map(|fd| ChildStderr::from_std(std::process::ChildStderr::from(fd)))
+                .transpose()?,
+        };
+        Ok((pid, pipes, Box::pin(wait_pidfd(pid))))
     }
 }
 
+/// The pipes a spawn made, on the daemon's side.
+struct Pipes {
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+}
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Whether this kernel has pidfds (5.3 and later), which [`wait_pidfd`] needs.
+fn pidfd_supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        rustix::process::pidfd_open(rustix::process::getpid(), rustix::process::PidfdFlags::empty()).is_ok()
+    })
+}
+
+/// Reaps `pid`, a child of the daemon, once it exits.
+async fn wait_pidfd(pid: i32) -> Exit {
+    use rustix::process::{WaitIdOptions, WaitIdStatus};
+    let status = |status: WaitIdStatus| match (status.exit_status(), status.terminating_signal()) {
+        (Some(code), _) => Exit::Code(code),
+        (None, Some(signal)) => Exit::Signal(signal),
+        (None, None) => Exit::Code(-1),
+    };
+    let pidfd = Pid::from_raw(pid)
+        .ok_or_else(|| std::io::Error::from(rustix::io::Errno::SRCH))
+        .and_then(spawn::watch_exit);
+    let pidfd = match pidfd {
+        Ok(pidfd) => pidfd,
+        Err(err) => {
+            // Out of descriptors: a blocking thread waits instead.
+            tracing::warn!("cannot watch child {pid} through a pidfd ({err}); waiting on a thread");
+            let waited = tokio::task::spawn_blocking(move || {
+                rustix::process::waitid(
+                    rustix::process::WaitId::Pid(Pid::from_raw(pid)?),
+                    WaitIdOptions::EXITED,
+                )
+                .ok()
+                .flatten()
+            });
+            return waited.await.ok().flatten().map_or(Exit::Code(-1), status);
+        }
+    };
+    loop {
+        let Ok(mut ready) = pidfd.readable().await else { return Exit::Code(-1) };
+        match rustix::process::waitid(
+            rustix::process::WaitId::PidFd(pidfd.get_ref().as_fd()),
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG,
+        ) {
+            Ok(Some(exited)) => return status(exited),
+            Ok(None) => ready.clear_ready(),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(err) => {
+                tracing::warn!("cannot reap child {pid}: {err}");
+                return Exit::Code(-1);
+            }
+        }
+    }
+}
+
+/// `program` as exec would find it with the child's `PATH` (a name with a `/` is used as it
+/// is); NotFound when no directory has it.
+fn find_program(program: &OsStr, path: Option<&OsStr>) -> std::io::Result<PathBuf> {
+    if program.as_bytes().contains(&b'/') {
+        return Ok(PathBuf::from(program));
+    }
+    let not_found = || std::io::Error::from(std::io::ErrorKind::NotFound);
+    if program.is_empty() {
+        return Err(not_found());
+    }
+    let dirs = path.map_or(b"/usr/local/bin:/usr/bin:/bin".as_slice(), OsStr::as_bytes);
+    for dir in dirs.split(|&b| b == b':') {
+        // An empty entry is the working directory, as exec takes it.
+        let dir = if dir.is_empty() { Path::new(".") } else { Path::new(OsStr::from_bytes(dir)) };
+        let candidate = dir.join(program);
+        let executable = rustix::fs::access(&candidate, rustix::fs::Access::EXEC_OK).is_ok();
+        if executable && candidate.metadata().is_ok_and(|meta| meta.is_file()) {
+            return Ok(candidate);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!("{} not found in PATH", program.to_string_lossy()),
+    ))
+}
 fn next_tag() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("{}-{}", rustix::process::getpid().as_raw_nonzero(), NEXT.fetch_add(1, Ordering::Relaxed))
@@ -355,7 +578,7 @@ mod tests {
     #[tokio::test]
     async fn children_carry_their_tag_and_pipes_work() {
         let mut spawn = sh("printf '%s' \"$TOOLBOXD_OWNER\"");
-        spawn.stdout(Stdio::piped());
+        spawn.stdout(ChildIo::Piped);
         let mut child = spawn.spawn().unwrap();
         let mut out = String::new();
         tokio::io::AsyncReadExt::read_to_string(child.stdout.as_mut().unwrap(), &mut out).await.unwrap();
@@ -367,7 +590,7 @@ mod tests {
     async fn killing_a_tree_takes_double_forked_orphans_too() {
         reaper::become_subreaper().unwrap();
         let mut spawn = sh("(setsid sleep 300.987 &); sleep 300.987 & echo started; wait");
-        spawn.stdout(Stdio::piped());
+        spawn.stdout(ChildIo::Piped);
         let mut child = spawn.spawn().unwrap();
         let mut line = String::new();
         let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());

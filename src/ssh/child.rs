@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::environment::Environment;
-use crate::process::owner::{self, Spawn, Tree};
+use crate::process::owner::{self, ChildIo, Spawn, Tree};
 
 /// Largest chunk read from a child's output at once.
 pub const CHUNK: usize = 32 * 1024;
@@ -132,9 +132,9 @@ fn spawn_piped(env: &Environment, spec: Spec) -> Result<Child, SpawnError> {
     spawn
         .args(&spec.args)
         .envs(&spec.env)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+        .stdin(ChildIo::Piped)
+        .stdout(ChildIo::Piped)
+        .stderr(ChildIo::Piped);
     let child = spawn.spawn().map_err(|err| start_error(&spec, &err))?;
     let (input_tx, mut input_rx) = mpsc::channel::<Bytes>(QUEUE);
     if let Some(mut stdin) = child.stdin {

@@ -8,6 +8,7 @@ pub mod libgit2;
 pub mod malloc;
 pub mod pty;
 pub mod reaper;
+pub mod spawn;
 pub mod tree;
 
 /// Completes on the first SIGTERM or SIGINT.

@@ -17,7 +17,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::computer_use::a11y::error::A11yError;
 use crate::environment::Environment;
-use crate::process::owner::Spawn;
+use crate::process::owner::{ChildIo, Spawn};
 
 /// How long connecting to a bus (and its authentication handshake) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -109,7 +109,7 @@ async fn address_from_session_bus(session: &str) -> Result<String, String> {
 /// library and X authorisation works as for any X client.
 async fn address_from_x_root(env: &Environment, cwd: &Path) -> Result<String, String> {
     let mut spawn = Spawn::new("xprop", cwd, env);
-    spawn.args(["-root", "AT_SPI_BUS"]).stdout(std::process::Stdio::piped());
+    spawn.args(["-root", "AT_SPI_BUS"]).stdout(ChildIo::Piped);
     let mut child = spawn
         .spawn()
         .map_err(|err| format!("cannot run xprop (x11-utils) to read the X root window: {err}"))?;

@@ -8,7 +8,6 @@
 //! none of them behind.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::computer_use::desktop::logs::LogFile;
 use crate::computer_use::desktop::programs::{Launch, Program};
 use crate::environment::Environment;
-use crate::process::owner::{Exit, Spawn};
+use crate::process::owner::{ChildIo, Exit, Spawn};
 
 /// A run that lasted this long was not a quick failure; the backoff starts over.
 const STABLE_RUN: Duration = Duration::from_secs(30);
@@ -123,8 +122,8 @@ async fn supervise(
         spawn
             .args(&launch.args)
             .envs(ctx.vars.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdout(ChildIo::Piped)
+            .stderr(ChildIo::Piped);
         let mut child = match spawn.spawn() {
             Ok(child) => child,
             Err(err) => {

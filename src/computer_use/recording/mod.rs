@@ -30,7 +30,7 @@ use tokio::process::ChildStdin;
 
 pub use crate::computer_use::recording::error::RecordingError;
 use crate::environment::Environment;
-use crate::process::owner::{Exit, Spawn, Tree};
+use crate::process::owner::{ChildIo, Exit, Spawn, Tree};
 use crate::state::Context;
 
 /// Recordings that may be active at once; each is an ffmpeg encoding the whole display.
@@ -312,7 +312,7 @@ impl Inner {
             .args(["-vf", "crop=trunc(iw/2)*2:trunc(ih/2)*2"])
             .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-y"])
             .arg(&file_path)
-            .stdin(std::process::Stdio::piped())
+            .stdin(ChildIo::Piped)
             .stderr(log);
         let mut child = spawn.spawn().map_err(RecordingError::Spawn)?;
 

@@ -23,7 +23,6 @@ pub mod socket;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -39,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Dirs;
 use crate::environment::Environment;
 use crate::error::{ApiError, ErrorCode};
-use crate::process::owner::{Spawn, Tree};
+use crate::process::owner::{ChildIo, Spawn, Tree};
 use crate::state::Context;
 
 const WORKER: &str = include_str!("../../../assets/interpreter_worker.py");
@@ -247,9 +246,9 @@ impl InterpreterService {
             let mut spawn = Spawn::new(python, &context.cwd, &self.inner.env);
             spawn
                 .args(["-u", "-c", WORKER])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit());
+                .stdin(ChildIo::Piped)
+                .stdout(ChildIo::Piped)
+                .stderr(ChildIo::Inherit);
             match spawn.spawn() {
                 Ok(mut child) => {
                     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {

@@ -7,7 +7,6 @@
 //! command that ends the shell (`exit`) gets the shell's status; the session then refuses work.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::environment::Environment;
-use crate::process::owner::{Spawn, Tree};
+use crate::process::owner::{ChildIo, Spawn, Tree};
 use crate::process::session::command::Command;
 
 /// Wrapper blocks waiting to be written to the shell; each is a few hundred bytes.
@@ -58,7 +57,7 @@ impl Session {
     ) -> std::io::Result<Arc<Session>> {
         std::fs::create_dir_all(&dir)?;
         let mut spawn = Spawn::new(shell, cwd, env);
-        spawn.stdin(Stdio::piped()).stdout(Stdio::piped());
+        spawn.stdin(ChildIo::Piped).stdout(ChildIo::Piped);
         let mut child = spawn.spawn()?;
         let tree = child.tree.clone();
         let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
