@@ -9,8 +9,8 @@ use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
 
+use crate::http::route_docs::ApiRouter;
 use crate::http::{self, middleware};
 use crate::state::AppState;
 use crate::{computer_use, fs, git, lsp, mcp, port, process, proxy, system};
@@ -28,8 +28,8 @@ use crate::{computer_use, fs, git, lsp, mcp, port, process, proxy, system};
 struct ApiDoc;
 
 /// Every area's routes, with their OpenAPI descriptions.
-pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+pub fn api_router() -> ApiRouter<AppState> {
+    ApiRouter::with_openapi(ApiDoc::openapi)
         .merge(system::routes::router())
         .merge(fs::routes::router())
         .merge(git::routes::router())

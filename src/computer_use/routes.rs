@@ -1,9 +1,8 @@
 //! HTTP routes for `/computeruse/{mouse,keyboard,screenshot,display}`: each handler checks its
 //! input, calls one `ComputerUseService` function and converts the answer.
 
-use crate::http::route_docs::routes;
+use crate::http::route_docs::{ApiRouter, routes};
 use axum::extract::State;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::computer_use::input::{self, Click, Drag, MouseButtonAction, ScreenshotParams, Scroll, TypeText};
 use crate::computer_use::types::{
@@ -17,8 +16,8 @@ use crate::error::{ApiResult, ErrorEnvelope};
 use crate::http::extract::{Json, Query};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(get_mouse_position))
         .routes(routes!(move_mouse))
         .routes(routes!(click))

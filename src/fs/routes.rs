@@ -1,7 +1,7 @@
 //! HTTP routes for `/files`: each handler decodes the query or body, calls one `FsService`
 //! method and maps the result to a status, headers and body. No file I/O happens here.
 
-use crate::http::route_docs::routes;
+use crate::http::route_docs::{ApiRouter, routes};
 use axum::body::Body;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket};
@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
 
 use super::download::{self, Download};
 use super::error::FsError;
@@ -26,8 +25,8 @@ use crate::http::sdk;
 use crate::http::ws::{self, SendEnd, Ws};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_files, delete_file))
         .routes(routes!(list_files_slash, delete_file_slash))
         .routes(routes!(get_file_info))

@@ -1,12 +1,11 @@
 //! HTTP routes for `/git`: decode, validate required fields with the reference's wording, call
 //! the domain, and pick the contract's status code.
 
-use crate::http::route_docs::routes;
+use crate::http::route_docs::{ApiRouter, routes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
 
 use super::GitService;
 use super::branches::ListBranchResponse;
@@ -21,8 +20,8 @@ use crate::http::extract::{Json, Query, require};
 use crate::http::sdk;
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(get_status))
         .routes(routes!(list_branches, create_branch, delete_branch))
         .routes(routes!(checkout_branch))

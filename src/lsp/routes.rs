@@ -1,10 +1,9 @@
 //! HTTP routes for `/lsp`: start/stop a language server, open/close documents, completions and
 //! symbols. Handlers validate, call one `LspService` function and convert the answer.
 
-use crate::http::route_docs::routes;
+use crate::http::route_docs::{ApiRouter, routes};
 use axum::extract::State;
 use axum::http::StatusCode;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiResult, ErrorEnvelope};
 use crate::http::extract::{Json, Query};
@@ -15,8 +14,8 @@ use crate::lsp::types::{
 };
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(start))
         .routes(routes!(stop))
         .routes(routes!(did_open))

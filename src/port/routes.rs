@@ -1,18 +1,17 @@
 //! HTTP routes for `/port`: the listening ports and the in-use check.
 
-use crate::http::route_docs::routes;
+use crate::http::route_docs::{ApiRouter, routes};
 use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiResult, ErrorEnvelope};
 use crate::http::extract::Path;
 use crate::port::{PortService, parse_port};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_ports)).routes(routes!(is_port_in_use))
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(get_ports)).routes(routes!(is_port_in_use))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -586,6 +586,61 @@ mod tests {
         assert!(out.starts_with(&format!("{}-", rustix::process::getpid().as_raw_nonzero())), "{out}");
     }
 
+    async fn output_of(mut spawn: Spawn) -> (Exit, String) {
+        spawn.stdout(ChildIo::Piped);
+        let mut child = spawn.spawn().unwrap();
+        let mut out = String::new();
+        tokio::io::AsyncReadExt::read_to_string(child.stdout.as_mut().unwrap(), &mut out).await.unwrap();
+        (child.tree.wait().await, out)
+    }
+
+    #[tokio::test]
+    async fn a_child_starts_in_its_directory_in_its_own_group_with_exactly_its_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path().canonicalize().unwrap();
+        let mut spawn = Spawn::new("sh", &dir, &Environment::from_process());
+        spawn.env("TOOLBOXD_TEST_VALUE", "a b=c").args([
+            "-c",
+            r#"pwd; printf '%s\n' "$TOOLBOXD_TEST_VALUE"; [ "$(cut -d' ' -f5 /proc/$$/stat)" = "$$" ] && echo leader; readlink /proc/$$/fd/0 /proc/$$/fd/2"#,
+        ]);
+        let (exit, out) = output_of(spawn).await;
+        assert_eq!(exit, Exit::Code(0));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines, [dir.to_str().unwrap(), "a b=c", "leader", "/dev/null", "/dev/null"], "{out}");
+    }
+
+    #[tokio::test]
+    async fn the_program_is_looked_up_in_the_childs_path_not_the_daemons() {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = tempfile::tempdir().unwrap();
+        let program = bin.path().join("toolboxd-test-program");
+        std::fs::write(&program, "#!/bin/sh\necho found \"$0\"\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let env = Environment::from_process();
+        let mut spawn = Spawn::new("toolboxd-test-program", Path::new("/"), &env);
+        spawn.env("PATH", format!("/nonexistent:{}", bin.path().display()));
+        let (exit, out) = output_of(spawn).await;
+        assert_eq!((exit, out.trim()), (Exit::Code(0), format!("found {}", program.display()).as_str()));
+
+        // Not on the child's PATH: NotFound, and nothing was started.
+        let mut missing = Spawn::new("toolboxd-test-program", Path::new("/"), &env);
+        missing.env("PATH", "/nonexistent");
+        assert_eq!(missing.spawn().err().map(|err| err.kind()), Some(std::io::ErrorKind::NotFound));
+        let not_executable = Spawn::new(bin.path(), Path::new("/"), &env).spawn();
+        assert_eq!(not_executable.err().map(|err| err.kind()), Some(std::io::ErrorKind::PermissionDenied));
+    }
+
+    #[tokio::test]
+    async fn the_child_gets_sigpipe_back_though_the_daemon_ignores_it() {
+        // The test harness, like the daemon (std's runtime), ignores SIGPIPE.
+        let mut spawn = sh("sed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status");
+        spawn.stdin(ChildIo::Inherit);
+        let (exit, out) = output_of(spawn).await;
+        assert_eq!(exit, Exit::Code(0));
+        let ignored = u64::from_str_radix(out.trim(), 16).unwrap();
+        assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SigIgn {out}");
+    }
+
     #[tokio::test]
     async fn killing_a_tree_takes_double_forked_orphans_too() {
         reaper::become_subreaper().unwrap();

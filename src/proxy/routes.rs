@@ -11,9 +11,9 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiResult, ErrorEnvelope};
+use crate::http::route_docs::ApiRouter;
 use crate::proxy::ProxyService;
 use crate::proxy::target::{self, Target};
 use crate::state::AppState;
@@ -22,17 +22,16 @@ use crate::state::AppState;
 #[openapi(paths(proxy_bare_port, proxy_root, proxy_path))]
 struct ProxyDoc;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router() -> ApiRouter<AppState> {
     // The description is built only for the document (`http::route_docs`).
-    let doc = crate::http::route_docs::wanted().then(|| {
+    ApiRouter::with_openapi(|| {
         let mut doc = ProxyDoc::openapi();
         unique_operation_ids(&mut doc);
         doc
-    });
-    OpenApiRouter::with_openapi(doc.unwrap_or_default())
-        .route("/proxy/{port}", any(proxy_bare_port))
-        .route("/proxy/{port}/", any(proxy_root))
-        .route("/proxy/{port}/{*path}", any(proxy_path))
+    })
+    .route("/proxy/{port}", any(proxy_bare_port))
+    .route("/proxy/{port}/", any(proxy_root))
+    .route("/proxy/{port}/{*path}", any(proxy_path))
 }
 
 /// `/proxy/{port}` without the trailing slash redirects to `/proxy/{port}/` (query kept):

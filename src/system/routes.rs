@@ -4,12 +4,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::http::route_docs::routes;
+use crate::http::route_docs::{ApiRouter, routes};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Dirs;
 use crate::environment::{EnvUpdate, Environment};
@@ -19,8 +18,8 @@ use crate::state::AppState;
 use crate::system::metrics::SystemMetrics;
 use crate::system::{SystemService, VERSION};
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(get_version))
         .routes(routes!(get_user_home_dir))
         .routes(routes!(get_project_dir))

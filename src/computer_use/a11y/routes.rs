@@ -2,9 +2,8 @@
 //! Each handler reads its input into the area's types, calls one `AccessibilityService`
 //! function and converts the answer.
 
-use crate::http::route_docs::routes;
+use crate::http::route_docs::{ApiRouter, routes};
 use axum::extract::State;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::computer_use::a11y::AccessibilityService;
 use crate::computer_use::a11y::node::{Filter, NodeRef, Scope, find_limit};
@@ -18,8 +17,8 @@ use crate::error::{ApiResult, ErrorEnvelope};
 use crate::http::extract::{Json, Query};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(get_accessibility_tree))
         .routes(routes!(find_accessibility_nodes))
         .routes(routes!(focus_accessibility_node))

@@ -1,9 +1,8 @@
 //! HTTP routes for the desktop stack under `/computeruse`: start, stop, status and the
 //! per-process status, restart, logs and errors. Handlers call one `DesktopService` function.
 
-use crate::http::route_docs::routes;
+use crate::http::route_docs::{ApiRouter, routes};
 use axum::extract::State;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::computer_use::desktop::DesktopService;
 use crate::computer_use::desktop::types::{
@@ -14,8 +13,8 @@ use crate::error::{ApiResult, ErrorEnvelope};
 use crate::http::extract::Path;
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(start_computer_use))
         .routes(routes!(stop_computer_use))
         .routes(routes!(get_computer_use_system_status))

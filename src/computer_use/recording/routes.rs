@@ -1,11 +1,10 @@
 //! HTTP routes for `/computeruse/recordings…`: start, stop, list, get, download, delete.
 
-use crate::http::route_docs::routes;
+use crate::http::route_docs::{ApiRouter, routes};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::computer_use::recording::types::{
     ListRecordingsResponse, Recording, StartRecordingRequest, StopRecordingRequest,
@@ -16,8 +15,8 @@ use crate::fs::error::FsError;
 use crate::http::extract::{Json, Path};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(start_recording))
         .routes(routes!(stop_recording))
         .routes(routes!(list_recordings))

@@ -2,11 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::http::route_docs::routes;
+use crate::http::route_docs::{ApiRouter, routes};
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiResult, ErrorEnvelope};
 use crate::http::extract::{Json, require};
@@ -14,8 +13,8 @@ use crate::process::exec::ExecService;
 use crate::process::exec::code::Chart;
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(execute_command)).routes(routes!(code_run))
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(execute_command)).routes(routes!(code_run))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,11 +1,10 @@
 //! HTTP routes for `/process/interpreter`.
 
-use crate::http::route_docs::routes;
+use crate::http::route_docs::{ApiRouter, routes};
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiResult, ErrorEnvelope};
 use crate::http::extract::{Json, Path};
@@ -13,8 +12,8 @@ use crate::http::ws::Ws;
 use crate::process::interpreter::{InterpreterContext, InterpreterService, socket};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_interpreter_contexts, create_interpreter_context))
         .routes(routes!(delete_interpreter_context))
         .routes(routes!(execute_interpreter_code))

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::http::route_docs::routes;
+use crate::http::route_docs::{ApiRouter, routes};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiError, ApiResult, ErrorEnvelope};
 use crate::http::extract::{Json, Path, Query, bool_true_only, require};
@@ -25,8 +24,8 @@ use crate::process::session::{
 };
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new()
         .routes(routes!(list_sessions, create_session))
         .routes(routes!(get_entrypoint_session, delete_entrypoint_session))
         .routes(routes!(get_entrypoint_logs))
