@@ -1,8 +1,9 @@
 //! CPU, memory and disk figures of the sandbox, read from the cgroup the daemon runs in (so a
 //! container reports its limits, not the host's) with the host's figures as a fallback.
 //!
-//! CPU usage needs two readings; a background task takes one every [`SAMPLE_INTERVAL`] and
-//! stops with the daemon. Until two exist, `cpuUsedPct` is 0, as the contract says.
+//! CPU usage needs two readings; a background task takes one every [`SAMPLE_INTERVAL`] (the
+//! first half a second after start) and stops with the daemon. Until two exist, `cpuUsedPct`
+//! is 0, as the contract says.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
+const FIRST_SAMPLE: Duration = Duration::from_millis(500);
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
@@ -56,13 +58,15 @@ pub struct MetricsSampler {
 }
 
 impl MetricsSampler {
-    /// Starts the sampling task; it takes its first reading at once and stops on `shutdown`.
+    /// Starts the sampling task; it takes its first reading [`FIRST_SAMPLE`] after start (not
+    /// on the start-up path, where it would delay the first answer) and stops on `shutdown`.
     pub fn start(shutdown: CancellationToken) -> Self {
         let sampler = MetricsSampler { state: Arc::default() };
         let task_sampler = sampler.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let mut ticker = tokio::time::interval(SAMPLE_INTERVAL);
+                let first = tokio::time::Instant::now() + FIRST_SAMPLE;
+                let mut ticker = tokio::time::interval_at(first, SAMPLE_INTERVAL);
                 loop {
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
