@@ -17,7 +17,8 @@ COPY assets ./assets
 COPY crates ./crates
 COPY scripts ./scripts
 RUN RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-    cargo build --locked --release --target x86_64-unknown-linux-gnu \
+    cargo rustc --locked --release --target x86_64-unknown-linux-gnu --bin toolboxd \
+      -- -C link-arg=-Wl,-T,/src/scripts/startup-order.ld \
  && cp target/x86_64-unknown-linux-gnu/release/toolboxd /toolboxd
 
 # Stage 2 builds the desktop helper `toolboxd-desktop` (crates/desktop). It links xcap's X11,
