@@ -962,6 +962,9 @@ WORKLOADS = {
 
 
 def write_report(b, out, skipped, started, load_before, load_after):
+    with open(b.bin, "rb") as f:
+        # A dynamically linked executable names its loader in a PT_INTERP segment.
+        static = b"/lib64/ld-linux" not in f.read(4096)
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
@@ -971,7 +974,8 @@ def write_report(b, out, skipped, started, load_before, load_after):
         "",
         "Written by `bash benches/run.sh` (see the README's benchmark section); do not edit by hand.",
         "",
-        f"- toolboxd commit `{commit}`{' (with uncommitted changes)' if dirty else ''}, release build",
+        f"- toolboxd commit `{commit}`{' (with uncommitted changes)' if dirty else ''}, release build, "
+        f"{'statically linked (what ships)' if static else 'dynamically linked'}",
         f"- run {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
         f"`uptime` load average before: {load_before}, after: {load_after}",
         f"- servers pinned to core {SERVER_CPU}, clients and limit programs to core {CLIENT_CPU}; "
