@@ -48,19 +48,25 @@ def run(phase, requests):
          "--port", str(port), "--bind", "127.0.0.1", "--work-dir", work, "--data-dir", data,
          "--log-level", "error", "--ssh-port", "0", "--web-terminal-port", "0", "--recordings-port", "0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while True:
-        try:
-            client = Client(port)
-            client.call("GET", "/version")
-            break
-        except (OSError, RuntimeError):
-            if time.time() > deadline or daemon.poll() is not None:
-                raise SystemExit(f"the daemon did not answer under valgrind ({phase})")
-            time.sleep(0.2)
-    requests(client, port, work)
-    daemon.send_signal(signal.SIGINT)
-    daemon.wait(timeout=120)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                client = Client(port)
+                client.call("GET", "/version")
+                break
+            except (OSError, RuntimeError):
+                if time.time() > deadline or daemon.poll() is not None:
+                    raise SystemExit(f"the daemon did not answer under valgrind ({phase})")
+                time.sleep(0.2)
+        requests(client, port, work)
+        # SIGINT lets the daemon shut down, and callgrind write its profile.
+        daemon.send_signal(signal.SIGINT)
+        daemon.wait(timeout=120)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
     names = []
     for line in open(profile, errors="replace"):
         m = re.match(r"c?fn=\(\d+\) (\S+)$", line.rstrip("\n"))
