@@ -255,7 +255,11 @@ impl Spawn {
     }
 
     fn spawn_direct(self) -> std::io::Result<(i32, Pipes, BoxFuture<'static, Exit>)> {
-        let path = find_program(&self.program, self.env.get(OsStr::new("PATH")).map(OsString::as_os_str))?;
+        let path = find_program(
+            &self.program,
+            self.env.get(OsStr::new("PATH")).map(OsString::as_os_str),
+            &self.cwd,
+        )?;
         let c_string = |bytes: &[u8]| {
             CString::new(bytes).map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::InvalidInput, "nul byte in a spawn argument")
@@ -282,10 +286,10 @@ impl Spawn {
                 ChildIo::Piped => {
                     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
                     let (child_end, our_end) = if index == 0 { (read, write) } else { (write, read) };
-                    child_ends[index] = Some(child_end);
+                    child_ends[index] = Some(above_stdio(child_end)?);
                     ours[index] = Some(our_end);
                 }
-                ChildIo::Fd(fd) => child_ends[index] = Some(fd),
+                ChildIo::Fd(fd) => child_ends[index] = Some(above_stdio(fd)?),
                 ChildIo::Inherit => inherit[index] = true,
                 ChildIo::Null => {}
             }
@@ -381,9 +385,21 @@ async fn wait_pidfd(pid: i32) -> Exit {
     }
 }
 
-/// `program` as exec would find it with the child's `PATH` (a name with a `/` is used as it
-/// is); NotFound when no directory has it.
-fn find_program(program: &OsStr, path: Option<&OsStr>) -> std::io::Result<PathBuf> {
+/// `fd`, or a duplicate of it numbered above 2: the child's stdio is set up by dup2s in order,
+/// so a source that is itself 0, 1 or 2 (in a daemon started with one of them closed) could be
+/// overwritten before it is copied.
+fn above_stdio(fd: OwnedFd) -> std::io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    Ok(rustix::io::fcntl_dupfd_cloexec(&fd, 3)?)
+}
+
+/// `program` as exec in the child would find it with the child's `PATH`: a name with a `/`
+/// is used as it is, and relative entries are taken from the child's working directory `cwd`.
+/// NotFound when no directory has it.
+fn find_program(program: &OsStr, path: Option<&OsStr>, cwd: &Path) -> std::io::Result<PathBuf> {
     if program.as_bytes().contains(&b'/') {
         return Ok(PathBuf::from(program));
     }
@@ -394,8 +410,7 @@ fn find_program(program: &OsStr, path: Option<&OsStr>) -> std::io::Result<PathBu
     let dirs = path.map_or(b"/usr/local/bin:/usr/bin:/bin".as_slice(), OsStr::as_bytes);
     for dir in dirs.split(|&b| b == b':') {
         // An empty entry is the working directory, as exec takes it.
-        let dir = if dir.is_empty() { Path::new(".") } else { Path::new(OsStr::from_bytes(dir)) };
-        let candidate = dir.join(program);
+        let candidate = cwd.join(OsStr::from_bytes(dir)).join(program);
         let executable = rustix::fs::access(&candidate, rustix::fs::Access::EXEC_OK).is_ok();
         if executable && candidate.metadata().is_ok_and(|meta| meta.is_file()) {
             return Ok(candidate);
@@ -406,6 +421,7 @@ fn find_program(program: &OsStr, path: Option<&OsStr>) -> std::io::Result<PathBu
         format!("{} not found in PATH", program.to_string_lossy()),
     ))
 }
+
 fn next_tag() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("{}-{}", rustix::process::getpid().as_raw_nonzero(), NEXT.fetch_add(1, Ordering::Relaxed))
@@ -621,6 +637,14 @@ mod tests {
         spawn.env("PATH", format!("/nonexistent:{}", bin.path().display()));
         let (exit, out) = output_of(spawn).await;
         assert_eq!((exit, out.trim()), (Exit::Code(0), format!("found {}", program.display()).as_str()));
+
+        // A relative entry is taken from the child's working directory, not the daemon's.
+        let dir_name = bin.path().file_name().unwrap();
+        let mut relative = Spawn::new("toolboxd-test-program", bin.path().parent().unwrap(), &env);
+        relative.env("PATH", dir_name);
+        let (exit, out) = output_of(relative).await;
+        assert_eq!(exit, Exit::Code(0), "{out}");
+        assert!(out.trim().ends_with("/toolboxd-test-program"), "{out}");
 
         // Not on the child's PATH: NotFound, and nothing was started.
         let mut missing = Spawn::new("toolboxd-test-program", Path::new("/"), &env);
